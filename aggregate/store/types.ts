@@ -1,0 +1,49 @@
+/**
+ * The store seam: one small interface, two transports (a ClickHouse server over HTTP, or chDB
+ * in-process), both through `@clickhouse/client`. Swapping the transport touches
+ * `aggregate/store/connect.ts` only.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { RawTable } from '../../schemas/tables.js';
+
+export type StoreOptions =
+  | {
+      kind: 'embedded';
+      /** Folder chDB persists to; created if missing. */
+      path: string;
+      database: string;
+    }
+  | {
+      kind: 'http';
+      url: string;
+      username: string;
+      password: string;
+      database: string;
+      /** PEM CA certificate for TLS to a server with a private CA. */
+      caCertPath?: string;
+      requestTimeoutMs: number;
+    };
+
+export interface MigrationResult {
+  applied: string[];
+  skipped: { name: string; reason: string }[];
+  serverVersion: string;
+}
+
+export interface Store {
+  readonly database: string;
+  readonly kind: StoreOptions['kind'];
+  /** The underlying client for parameterized queries (always `query_params`, never string-built values). */
+  readonly client: ClickHouseClient;
+  /** Creates the database and applies `schemas/clickhouse/*.sql` idempotently. */
+  migrate(): Promise<MigrationResult>;
+  /**
+   * Appends TabSeparated rows (the columns of INSERT_COLUMNS[table], in order) in one insert.
+   * Throws StoreError: retryable when the server is unreachable or overloaded, not retryable when
+   * it rejects the insert (missing table, bad credentials, read-only).
+   */
+  insertTsv(table: RawTable, chunks: readonly Uint8Array[]): Promise<void>;
+  /** Runs a SELECT with server-side parameters and returns JSONEachRow rows. */
+  select<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  close(): Promise<void>;
+}
