@@ -4,7 +4,7 @@
  * field for field (energy as bigint-free integers: watt-hours fit in a JS number exactly up to
  * 2^53 Wh, far beyond any meter), and a test checks the two agree.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
@@ -176,11 +176,19 @@ export function schemaById(id: number): SchemaVersion | undefined {
   return localSchemas().find((s) => s.id === id);
 }
 
-/** The ClickHouse migrations, in order: [name, SQL with `{db}` placeholders]. */
+/**
+ * The ClickHouse migrations, in file-name order: every `schemas/clickhouse/NNN_name.sql`, with
+ * `{db}` placeholders. A migration states the oldest server it runs on in a header line
+ * `-- min-server: X.Y` (18.16 when absent).
+ */
 export function clickhouseMigrations(): { name: string; sql: string; minServer: string }[] {
   const dir = join(SCHEMAS_DIR, 'clickhouse');
-  return [
-    { name: '001_ingest_tables', sql: readFileSync(join(dir, '001_ingest_tables.sql'), 'utf8'), minServer: '18.16' },
-    { name: '002_read_views', sql: readFileSync(join(dir, '002_read_views.sql'), 'utf8'), minServer: '23.8' },
-  ];
+  return readdirSync(dir)
+    .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((f) => {
+      const sql = readFileSync(join(dir, f), 'utf8');
+      const minServer = /^-- min-server: (\d+\.\d+)$/m.exec(sql)?.[1] ?? '18.16';
+      return { name: f.replace(/\.sql$/, ''), sql, minServer };
+    });
 }

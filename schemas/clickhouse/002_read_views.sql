@@ -1,3 +1,4 @@
+-- min-server: 23.8
 -- Migration 002: the read side, exact at read time. Requires ClickHouse 23.8 or newer (window
 -- functions); the migration runner skips it, with a warning, on an older server that only takes
 -- ingest writes (the 18.16 outage-test server).
