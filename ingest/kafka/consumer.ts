@@ -1,0 +1,183 @@
+/**
+ * The Kafka side of ingest: a node-rdkafka consumer in a consumer group with cooperative-sticky
+ * assignment, manual offset commits, and an ownership epoch per partition.
+ *
+ * Offsets are never auto-committed or auto-stored: the pipeline commits a partition's offset only
+ * after every record below it is durable in ClickHouse or acknowledged by the dead-letter topic.
+ * On revoke a partition's epoch moves on; a unit of work consumed under the old epoch is not
+ * committed for that partition (its rows may already be in ClickHouse: harmless, because totals
+ * are deduplicated by natural key at read time; the new owner re-reads from the last commit).
+ */
+import Kafka from 'node-rdkafka';
+import type { Assignment, LibrdKafkaError, Message, TopicPartitionOffset } from 'node-rdkafka';
+import type { Config } from '../config.js';
+import { PevmeterError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+const ERR_ASSIGN = Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS;
+const ERR_REVOKE = Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS;
+
+export function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+export class IngestConsumer {
+  private readonly consumer: Kafka.KafkaConsumer;
+  private readonly epochs = new Map<string, number>();
+  private readonly assigned = new Map<string, Assignment>();
+  private pausedAll = false;
+  private epochCounter = 0;
+  /** Called after partitions are revoked, so in-flight work for them can be dropped. */
+  onRevoke: (keys: string[]) => void = () => undefined;
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly log: Logger,
+    metrics: Metrics,
+  ) {
+    this.consumer = new Kafka.KafkaConsumer(
+      {
+        ...cfg.kafka.rdkafka,
+        'bootstrap.servers': cfg.kafka.brokers,
+        'group.id': cfg.kafka.groupId,
+        'client.id': 'pevmeter-ingest',
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'partition.assignment.strategy': 'cooperative-sticky',
+        'statistics.interval.ms': 5_000,
+        'fetch.wait.max.ms': 50,
+        'queued.max.messages.kbytes': 65_536,
+        rebalance_cb: (err: LibrdKafkaError, assignments: Assignment[]) => this.rebalance(err, assignments),
+      },
+      { 'auto.offset.reset': 'earliest' },
+    );
+    this.consumer.on('event.stats', (s: { message: string }) => metrics.recordRdkafkaStats('consumer', s.message));
+    this.consumer.on('event.error', (err: LibrdKafkaError) => this.log.warn({ err: err.message, code: err.code }, 'kafka client error'));
+  }
+
+  private rebalance(err: LibrdKafkaError, assignments: Assignment[]): void {
+    try {
+      if (err.code === ERR_ASSIGN) {
+        for (const a of assignments) {
+          const key = tpKey(a.topic, a.partition);
+          this.epochs.set(key, ++this.epochCounter);
+          this.assigned.set(key, { topic: a.topic, partition: a.partition });
+        }
+        this.consumer.incrementalAssign(assignments);
+        if (this.pausedAll && assignments.length > 0) this.consumer.pause(assignments);
+        this.log.info({ partitions: assignments.map((a) => `${a.topic}[${a.partition}]`) }, 'partitions assigned');
+      } else if (err.code === ERR_REVOKE) {
+        const keys: string[] = [];
+        for (const a of assignments) {
+          const key = tpKey(a.topic, a.partition);
+          this.epochs.set(key, ++this.epochCounter);
+          this.assigned.delete(key);
+          keys.push(key);
+        }
+        this.onRevoke(keys);
+        this.consumer.incrementalUnassign(assignments);
+        this.log.info({ partitions: assignments.map((a) => `${a.topic}[${a.partition}]`) }, 'partitions revoked; their uncommitted work is dropped and will be re-read by the new owner');
+      } else {
+        this.log.error({ err: err.message }, 'rebalance error');
+      }
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'rebalance handling failed');
+    }
+  }
+
+  connect(timeoutMs = 30_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.consumer.connect({ timeout: timeoutMs }, (err) => {
+        if (err) {
+          reject(new PevmeterError('PEV_KAFKA', `cannot connect to Kafka at ${this.cfg.kafka.brokers}: ${err.message}`, { retryable: true }));
+          return;
+        }
+        const t = this.cfg.kafka.topics;
+        this.consumer.subscribe([t.interval, t.sessionEvent, t.vehicleReport, t.enrollment]);
+        resolve();
+      });
+    });
+  }
+
+  consume(max: number): Promise<Message[]> {
+    return new Promise((resolve, reject) => {
+      this.consumer.consume(max, (err, messages) => (err ? reject(new PevmeterError('PEV_KAFKA', `consume failed: ${err.message}`, { retryable: true })) : resolve(messages)));
+    });
+  }
+
+  /** Current ownership epoch of a partition, or undefined when this consumer does not own it. */
+  epochOf(topic: string, partition: number): number | undefined {
+    const key = tpKey(topic, partition);
+    return this.assigned.has(key) ? this.epochs.get(key) : undefined;
+  }
+
+  /** Stops fetching on every assigned partition (backpressure); the consumer stays in the group. */
+  pauseAll(): void {
+    if (this.pausedAll) return;
+    this.pausedAll = true;
+    const list = [...this.assigned.values()];
+    if (list.length > 0) this.consumer.pause(list);
+  }
+
+  resumeAll(): void {
+    if (!this.pausedAll) return;
+    this.pausedAll = false;
+    const list = [...this.assigned.values()];
+    if (list.length > 0) this.consumer.resume(list);
+  }
+
+  get paused(): boolean {
+    return this.pausedAll;
+  }
+
+  /**
+   * Commits `offset` (the next offset to read) for each partition still owned under the epoch the
+   * work was consumed in. Synchronous: when it returns without throwing, the broker has the commit.
+   */
+  commit(offsets: readonly { topic: string; partition: number; offset: number; epoch: number }[]): number {
+    const list: TopicPartitionOffset[] = [];
+    for (const o of offsets) {
+      if (this.epochOf(o.topic, o.partition) === o.epoch) list.push({ topic: o.topic, partition: o.partition, offset: o.offset });
+    }
+    if (list.length > 0) this.consumer.commitSync(list);
+    return list.length;
+  }
+
+  /** Committed offsets of the given partitions (for drain checks). */
+  committed(partitions: { topic: string; partition: number }[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+    return new Promise((resolve, reject) => {
+      this.consumer.committed(partitions, timeoutMs, (err, tps) => (err ? reject(new PevmeterError('PEV_KAFKA', `committed() failed: ${err.message}`, { retryable: true })) : resolve(tps)));
+    });
+  }
+
+  highWatermark(topic: string, partition: number, timeoutMs = 10_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.consumer.queryWatermarkOffsets(topic, partition, timeoutMs, (err, w) => (err ? reject(new PevmeterError('PEV_KAFKA', `watermarks of ${topic}[${partition}]: ${err.message}`, { retryable: true })) : resolve(w.highOffset)));
+    });
+  }
+
+  assignedPartitions(): { topic: string; partition: number }[] {
+    return [...this.assigned.values()].map((a) => ({ topic: a.topic, partition: a.partition }));
+  }
+
+  /** Leaves the group. Bounded: a broker that is gone must not hang shutdown. */
+  disconnect(timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ timeoutMs }, 'kafka disconnect timed out; leaving anyway');
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      try {
+        this.consumer.disconnect(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      } catch {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The dead-letter topic. Each bad record is produced with its origin in headers; `send` resolves
+ * only when the broker has acknowledged every message (acks=all, idempotent producer), so the
+ * caller can commit the source offset after it and not before.
+ *
+ * Headers (all UTF-8 strings):
+ *   pev-origin-topic, pev-origin-partition, pev-origin-offset   where the record came from
+ *   pev-record-index                                            position in a multi-record message
+ *   pev-error-code                                              stable PEV_ code (docs/errors.md)
+ *   pev-error-message                                           what was wrong, naming the field
+ * The value is the original message value, unchanged.
+ *
+ * Redelivery after a crash may produce a dead letter twice; consumers of the dead-letter topic
+ * deduplicate by the origin headers (the ClickHouse dead_letter table does so by its key).
+ */
+import Kafka from 'node-rdkafka';
+import type { DeliveryReport, LibrdKafkaError } from 'node-rdkafka';
+import { PevmeterError } from '../errors.js';
+
+export interface DeadLetter {
+  originTopic: string;
+  originPartition: number;
+  originOffset: number;
+  recordIndex: number;
+  code: string;
+  message: string;
+  value: Buffer | null;
+  key: Buffer | string | null;
+}
+
+export interface DeadLetterSink {
+  send(letters: readonly DeadLetter[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Pending = { resolve: () => void; reject: (e: Error) => void };
+
+export class KafkaDeadLetterSink implements DeadLetterSink {
+  private readonly producer: Kafka.Producer;
+  private ready: Promise<void>;
+
+  constructor(
+    private readonly topic: string,
+    brokers: string,
+    rdkafka: Record<string, string | number | boolean>,
+  ) {
+    this.producer = new Kafka.Producer({
+      ...pickClientSettings(rdkafka),
+      'bootstrap.servers': brokers,
+      'client.id': 'pevmeter-dlq',
+      dr_cb: true,
+      'enable.idempotence': true,
+      'linger.ms': 5,
+    }, { 'request.required.acks': -1, 'message.timeout.ms': 30_000 });
+    this.producer.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => {
+      const p = report.opaque as Pending | undefined;
+      if (!p) return;
+      if (err) p.reject(new PevmeterError('PEV_DLQ_WRITE', `dead-letter topic ${this.topic}: delivery failed: ${err.message}`, { retryable: true }));
+      else p.resolve();
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.producer.connect({ timeout: 30_000 }, (err) => (err ? reject(new PevmeterError('PEV_KAFKA', `dead-letter producer cannot connect to ${brokers}: ${err.message}`, { retryable: true })) : resolve()));
+    });
+    this.ready.catch(() => undefined);
+    this.producer.setPollInterval(20);
+  }
+
+  async send(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await this.ready;
+    const acks: Promise<void>[] = [];
+    for (const l of letters) {
+      acks.push(
+        new Promise<void>((resolve, reject) => {
+          const headers = [
+            { 'pev-origin-topic': l.originTopic },
+            { 'pev-origin-partition': String(l.originPartition) },
+            { 'pev-origin-offset': String(l.originOffset) },
+            { 'pev-record-index': String(l.recordIndex) },
+            { 'pev-error-code': l.code },
+            { 'pev-error-message': l.message },
+          ];
+          this.producer.produce(this.topic, null, l.value, l.key ?? undefined, Date.now(), { resolve, reject } satisfies Pending, headers);
+        }),
+      );
+    }
+    await Promise.all(acks);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.producer.flush(10_000, () => {
+        this.producer.disconnect(() => resolve());
+      });
+    });
+  }
+}
+
+/**
+ * librdkafka settings that apply to any client (security, SASL, SSL, client-level tuning) from the
+ * pass-through map; consumer-only keys are left out so the producer does not warn about them.
+ */
+export function pickClientSettings(rdkafka: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(rdkafka)) {
+    if (/^(security\.protocol|sasl\.|ssl\.|ssl_|socket\.|broker\.|client\.rack|reconnect\.|retry\.backoff|metadata\.|topic\.metadata|api\.version|debug|log_level|statistics\.interval\.ms)/.test(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** A sink that only collects (file mode has no dead-letter topic; the dead_letter table holds them). */
+export class MemoryDeadLetterSink implements DeadLetterSink {
+  readonly letters: DeadLetter[] = [];
+  send(letters: readonly DeadLetter[]): Promise<void> {
+    this.letters.push(...letters);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The streaming loop: consume a unit of work (one batched consume call), hand it to the processor
+ * (decode in the pool, write to ClickHouse, dead-letter), and commit its offsets strictly in
+ * consume order once it is durable.
+ *
+ *   consume ──▶ unit 1 ──process──▶ durable ──commit 1──▶
+ *   consume ──▶ unit 2 ──process──────────▶ durable ──(waits for commit 1)──commit 2──▶
+ *
+ * Up to `maxInflightUnits` units are processed at once (decode and inserts overlap); commits form
+ * one chain, so a partition's committed offset never passes a record that is not durable. When a
+ * unit fails for good (the store rejects a write), the chain stops: nothing after it is
+ * committed, the loop halts, and the process exits non-zero for an operator to look at.
+ * When the window is full, every assigned partition is paused (the consumer keeps polling so it
+ * stays in the group); messages fetched before the pause took effect are carried into the next unit.
+ */
+import type { Message } from 'node-rdkafka';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { tpKey, type IngestConsumer } from '../kafka/consumer.js';
+
+export interface PartitionSlice {
+  topic: string;
+  partition: number;
+  /** Ownership epoch when consumed: commits are skipped if the partition moved since. */
+  epoch: number;
+  messages: Message[];
+}
+
+export interface UnitOutcome {
+  records: number;
+  deadLetters: number;
+}
+
+export interface UnitProcessor {
+  process(slices: readonly PartitionSlice[], signal: AbortSignal): Promise<UnitOutcome>;
+}
+
+export interface LoopSummary {
+  units: number;
+  messages: number;
+  records: number;
+  deadLetters: number;
+  committedUnits: number;
+  halted: Error | undefined;
+}
+
+export interface LoopOptions {
+  /** Aborting stops consuming; in-flight units finish and commit (graceful drain). */
+  stop: AbortSignal;
+  /** Hard abort: in-flight units are abandoned uncommitted (the drain ran out of time). */
+  kill: AbortSignal;
+  /** Stop by itself once nothing arrived for this long and everything consumed is committed. */
+  idleExitMs?: number;
+  onUnitCommitted?: (unit: number, outcome: UnitOutcome) => void;
+}
+
+interface Inflight {
+  id: number;
+  done: Promise<void>;
+}
+
+/** Groups messages by partition, keeping order; drops messages of partitions no longer owned. */
+function slice(consumer: IngestConsumer, messages: readonly Message[]): PartitionSlice[] {
+  const byTp = new Map<string, PartitionSlice>();
+  for (const m of messages) {
+    const key = tpKey(m.topic, m.partition);
+    let s = byTp.get(key);
+    if (!s) {
+      const epoch = consumer.epochOf(m.topic, m.partition);
+      if (epoch === undefined) continue;
+      s = { topic: m.topic, partition: m.partition, epoch, messages: [] };
+      byTp.set(key, s);
+    }
+    s.messages.push(m);
+  }
+  return [...byTp.values()];
+}
+
+export async function runKafkaLoop(
+  cfg: Config,
+  consumer: IngestConsumer,
+  processor: UnitProcessor,
+  metrics: Metrics,
+  log: Logger,
+  opts: LoopOptions,
+): Promise<LoopSummary> {
+  const summary: LoopSummary = { units: 0, messages: 0, records: 0, deadLetters: 0, committedUnits: 0, halted: undefined };
+  const inflight: Inflight[] = [];
+  let commitChain: Promise<void> = Promise.resolve();
+  let carry: Message[] = [];
+  let idleSince = Date.now();
+  const revoked = new Set<string>();
+  consumer.onRevoke = (keys) => {
+    for (const k of keys) revoked.add(k);
+    carry = carry.filter((m) => !keys.includes(tpKey(m.topic, m.partition)));
+  };
+
+  const halt = (err: Error) => {
+    if (!summary.halted) {
+      summary.halted = err;
+      log.error({ err: err.message, code: (err as { code?: string }).code }, 'ingest halted: a write was rejected for good; nothing past it is committed');
+    }
+  };
+
+  while (!opts.stop.aborted && !summary.halted) {
+    if (inflight.length >= cfg.pipeline.maxInflightUnits) {
+      consumer.pauseAll();
+      metrics.paused.set(1);
+      // Keep polling (group membership, rebalances) but never drop what arrives.
+      const extra = await consumer.consume(cfg.kafka.consumeBatch);
+      if (extra.length > 0) carry.push(...extra);
+      await Promise.race([inflight[0]!.done, new Promise((r) => setTimeout(r, 100))]);
+      continue;
+    }
+    if (consumer.paused) {
+      consumer.resumeAll();
+      metrics.paused.set(0);
+    }
+    let messages: Message[];
+    try {
+      messages = await consumer.consume(cfg.kafka.consumeBatch);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'consume failed; retrying');
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    if (carry.length > 0) {
+      messages = carry.concat(messages);
+      carry = [];
+    }
+    if (messages.length === 0) {
+      if (opts.idleExitMs !== undefined && inflight.length === 0 && Date.now() - idleSince >= opts.idleExitMs) break;
+      continue;
+    }
+    idleSince = Date.now();
+    const slices = slice(consumer, messages);
+    const id = ++summary.units;
+    summary.messages += messages.length;
+    for (const s of slices) metrics.messagesIn.inc({ topic: s.topic }, s.messages.length);
+    const started = process.hrtime.bigint();
+    const work = processor.process(slices, opts.kill);
+    const entry: Inflight = { id, done: Promise.resolve() };
+    commitChain = commitChain.then(async () => {
+      if (summary.halted) return;
+      let outcome: UnitOutcome;
+      try {
+        outcome = await work;
+      } catch (err) {
+        halt(err as Error);
+        return;
+      }
+      if (opts.kill.aborted) return;
+      const offsets = slices.map((s) => ({ topic: s.topic, partition: s.partition, epoch: s.epoch, offset: s.messages[s.messages.length - 1]!.offset + 1 }));
+      try {
+        consumer.commit(offsets);
+        metrics.commits.inc();
+      } catch (err) {
+        // The data is durable; a later commit covers these offsets. Until then a restart re-reads
+        // them, which read-time deduplication absorbs.
+        log.warn({ err: (err as Error).message, unit: id }, 'offset commit failed; a later commit will cover it');
+      }
+      summary.records += outcome.records;
+      summary.deadLetters += outcome.deadLetters;
+      summary.committedUnits++;
+      metrics.unitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      opts.onUnitCommitted?.(id, outcome);
+    });
+    entry.done = commitChain.finally(() => {
+      const i = inflight.indexOf(entry);
+      if (i >= 0) inflight.splice(i, 1);
+      metrics.inflightUnits.set(inflight.length);
+    });
+    inflight.push(entry);
+    metrics.inflightUnits.set(inflight.length);
+  }
+
+  // Drain: every unit consumed so far finishes and commits (or the kill signal abandons it).
+  await Promise.race([
+    commitChain,
+    new Promise<void>((resolve) => {
+      if (opts.kill.aborted) resolve();
+      else opts.kill.addEventListener('abort', () => resolve(), { once: true });
+    }),
+  ]);
+  return summary;
+}
