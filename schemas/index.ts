@@ -138,7 +138,9 @@ export interface SchemaVersion {
 export const AVRO_OPTIONS = { wrapUnions: true } as const;
 
 export function parseSchema(text: string): avro.Type {
-  return avro.Type.forSchema(JSON.parse(text) as avro.Schema, AVRO_OPTIONS);
+  // A fresh options object per parse: avsc stores its name registry on the options it is given,
+  // and a shared registry would make two versions of one record name collide.
+  return avro.Type.forSchema(JSON.parse(text) as avro.Schema, { ...AVRO_OPTIONS });
 }
 
 function kindOfSubject(subject: string): RecordKind {
