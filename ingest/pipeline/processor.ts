@@ -1,0 +1,184 @@
+/**
+ * Turns one unit of Kafka messages into durable rows: resolve the schema IDs it uses, decode its
+ * partition slices in the worker pool, then write every table and the dead letters (DurableSink).
+ * Used by the Kafka loop; the file ingest shares everything from the pool on.
+ */
+import type { Message, MessageHeader } from 'node-rdkafka';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { RegistryError } from '../errors.js';
+import type { RecordKind } from '../../schemas/index.js';
+import type { BatchResult, FramedTask } from '../decode/batch.js';
+import type { DecodePool } from '../decode/pool.js';
+import type { ResolvedSchema, SchemaResolver } from '../registry/index.js';
+import type { DeadLetter } from '../kafka/dead-letter.js';
+import type { PartitionSlice, UnitOutcome, UnitProcessor } from './kafka-loop.js';
+import { DurableSink, TableBuffers } from './sink.js';
+import { retrying } from './retry.js';
+
+/** Messages per worker task: small enough that one busy partition still spreads over the pool. */
+export const MESSAGES_PER_TASK = 4_096;
+
+const RECORDS_HEADER = 'pev-records';
+
+/** The `pev-records` header of a message: how many framed records its value holds (1 without it). */
+export function recordCountOf(headers: MessageHeader[] | undefined): number {
+  if (!headers) return 1;
+  for (const h of headers) {
+    const v = h[RECORDS_HEADER];
+    if (v === undefined) continue;
+    const n = Number(typeof v === 'string' ? v : v.toString('latin1'));
+    // An unusable header is left for the worker to judge: 0 makes it dead-letter the message.
+    return Number.isInteger(n) && n >= 1 && n <= 65_535 ? n : 0;
+  }
+  return 1;
+}
+
+/** Packs messages into one transferable buffer with boundaries, offsets and record counts. */
+export function buildFramedTask(
+  topic: string,
+  partition: number,
+  kind: RecordKind,
+  messages: readonly Message[],
+  schemas: readonly { id: number; text: string }[],
+  cfg: Config,
+  nowMs: number,
+): FramedTask {
+  let total = 0;
+  for (const m of messages) total += m.value ? m.value.length : 0;
+  const data = new ArrayBuffer(total);
+  const bytes = new Uint8Array(data);
+  const starts = new Uint32Array(messages.length);
+  const ends = new Uint32Array(messages.length);
+  const offsets = new Float64Array(messages.length);
+  let counts: Uint16Array | undefined;
+  let at = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    starts[i] = at;
+    if (m.value) {
+      bytes.set(m.value, at);
+      at += m.value.length;
+    }
+    ends[i] = at;
+    offsets[i] = m.offset;
+    if (m.headers) {
+      const n = recordCountOf(m.headers);
+      if (n !== 1) {
+        counts ??= new Uint16Array(messages.length).fill(1);
+        counts[i] = n;
+      }
+    }
+  }
+  const task: FramedTask = {
+    topic, partition, kind, data, starts, ends, offsets, schemas,
+    nowMs, clockSkewMs: cfg.pipeline.clockSkewMs, ingestedMs: nowMs, maxMessageBytes: cfg.pipeline.maxMessageBytes,
+  };
+  if (counts) task.recordCounts = counts;
+  return task;
+}
+
+export class KafkaUnitProcessor implements UnitProcessor {
+  private readonly kindOfTopic = new Map<string, RecordKind>();
+  /** Resolved schema texts by ID (IDs are immutable); null = the registry says it does not exist. */
+  private readonly schemas = new Map<number, ResolvedSchema | null>();
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly pool: DecodePool,
+    private readonly resolver: SchemaResolver,
+    private readonly sink: DurableSink,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const t = cfg.kafka.topics;
+    this.kindOfTopic.set(t.interval, 'interval');
+    this.kindOfTopic.set(t.sessionEvent, 'sessionEvent');
+    this.kindOfTopic.set(t.vehicleReport, 'vehicleReport');
+    this.kindOfTopic.set(t.enrollment, 'enrollment');
+  }
+
+  /**
+   * Resolves the schema IDs the unit's messages start with that are not cached yet. A registry
+   * outage is waited out here, with the unit (and so the partitions) held: records are never
+   * dead-lettered because the registry was down.
+   */
+  private async resolveIds(slices: readonly PartitionSlice[], kill: AbortSignal): Promise<void> {
+    const missing = new Set<number>();
+    for (const s of slices) {
+      for (const m of s.messages) {
+        const v = m.value;
+        if (!v || v.length < 5 || v[0] !== 0) continue;
+        const id = v.readUInt32BE(1);
+        if (!this.schemas.has(id)) missing.add(id);
+      }
+    }
+    if (missing.size === 0) return;
+    const found = await retrying(() => this.resolver.resolve([...missing]), {
+      initialMs: this.cfg.pipeline.retryInitialMs,
+      maxMs: this.cfg.pipeline.retryMaxMs,
+      signal: kill,
+      onRetry: (err, attempt, waitMs) => {
+        this.metrics.registryRetries.inc();
+        this.log.warn({ attempt, waitMs, code: (err as RegistryError).code, err: (err as Error).message, ids: [...missing] }, 'schema registry unavailable; consumption paused until it answers (no record is dead-lettered for this)');
+      },
+    });
+    for (const id of missing) this.schemas.set(id, found.get(id) ?? null);
+  }
+
+  private knownSchemas(): { id: number; text: string }[] {
+    const out: { id: number; text: string }[] = [];
+    for (const s of this.schemas.values()) if (s) out.push({ id: s.id, text: s.text });
+    return out;
+  }
+
+  async process(slices: readonly PartitionSlice[], kill: AbortSignal): Promise<UnitOutcome> {
+    await this.resolveIds(slices, kill);
+    const schemas = this.knownSchemas();
+    const now = Date.now();
+    const jobs: Promise<{ slice: PartitionSlice; first: number; result: BatchResult }>[] = [];
+    for (const slice of slices) {
+      const kind = this.kindOfTopic.get(slice.topic);
+      if (!kind) continue;
+      for (let first = 0; first < slice.messages.length; first += MESSAGES_PER_TASK) {
+        const part = slice.messages.slice(first, first + MESSAGES_PER_TASK);
+        const task = buildFramedTask(slice.topic, slice.partition, kind, part, schemas, this.cfg, now);
+        const end = this.metrics.decodeSeconds.startTimer();
+        jobs.push(
+          this.pool.run(task).then((result) => {
+            end();
+            return { slice, first, result };
+          }),
+        );
+      }
+    }
+    const done = await Promise.all(jobs);
+    const buffers = new TableBuffers();
+    const letters: DeadLetter[] = [];
+    let records = 0;
+    for (const { slice, first, result } of done) {
+      for (const t of result.tables) buffers.add(t.table, t.tsv, t.rows);
+      records += result.stats.records;
+      this.metrics.recordsIn.inc({ topic: slice.topic }, result.stats.records);
+      const dead = result.dead;
+      for (let i = 0; i < dead.count; i++) {
+        const msg = slice.messages[first + dead.messageIndex[i]!]!;
+        const code = dead.code[i]!;
+        this.metrics.deadLetters.inc({ code });
+        letters.push({
+          originTopic: slice.topic,
+          originPartition: slice.partition,
+          originOffset: msg.offset,
+          recordIndex: dead.recordIndex[i]!,
+          code,
+          message: dead.text[i]!,
+          value: msg.value,
+          key: msg.key ?? null,
+        });
+      }
+    }
+    await this.sink.write(buffers, letters, kill);
+    return { records, deadLetters: letters.length };
+  }
+}
