@@ -59,7 +59,7 @@ async function storedFacts(store: Store) {
     `SELECT count() AS sessions, sum(energy_wh) AS wh, countIf(has_end = 0) AS unfinished, sum(conflicts) AS conflicts FROM ${db}.session_rollup`,
   );
   const [minutes] = await store.select<Record<string, unknown>>(`SELECT count() AS n FROM ${db}.session_minute`);
-  const dead = await store.select<{ code: string; n: unknown }>(`SELECT code, count() AS n FROM (SELECT DISTINCT src_topic, src_partition, src_offset, code FROM ${db}.dead_letter) GROUP BY code ORDER BY code`);
+  const dead = await store.select<{ code: string; n: unknown }>(`SELECT code, count() AS n FROM (SELECT DISTINCT src_topic, src_partition, src_offset, record_index, code FROM ${db}.dead_letter) GROUP BY code ORDER BY code`);
   const perSession = await store.select<{ session_id: string; wh: unknown }>(`SELECT session_id, energy_wh AS wh FROM ${db}.session_rollup`);
   return {
     sessions: toInt(totals?.['sessions']),

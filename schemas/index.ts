@@ -55,7 +55,8 @@ export interface Enrollment {
   esci_id: string;
   eumd_id: string;
   valid_from: number;
-  valid_to: number | null;
+  /** A wrapped union (AVRO_OPTIONS.wrapUnions): null, or { long: epoch ms }. */
+  valid_to: { long: number } | null;
   rated_power_w: number;
 }
 

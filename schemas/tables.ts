@@ -24,7 +24,7 @@ export const INSERT_COLUMNS = {
     'valid_to_ms', 'rated_power_w', 'src_topic', 'src_partition', 'src_offset', 'ingested_ms',
   ],
   dead_letter: [
-    'src_topic', 'src_partition', 'src_offset', 'code', 'message', 'session_id', 'payload_base64', 'ingested_ms',
+    'src_topic', 'src_partition', 'src_offset', 'record_index', 'code', 'message', 'session_id', 'payload_base64', 'ingested_ms',
   ],
 } as const;
 

@@ -120,12 +120,14 @@ ORDER BY (pev_id, premise_id, valid_from_ms, content_hash);
 -- Records that failed decoding or validation, with their origin. The Kafka dead-letter topic is
 -- the primary dead-letter path; this table holds the same facts where reconciliation can see them
 -- (a dead-lettered interval of a session is a gap with a reason). Redelivery writes the same
--- origin again: one row per (src_topic, src_partition, src_offset) after merges and at read time.
+-- origin again: one row per (src_topic, src_partition, src_offset, record_index) after merges and
+-- at read time (record_index: the record's position in a multi-record message, or 0).
 CREATE TABLE IF NOT EXISTS {db}.dead_letter
 (
     src_topic      String,
     src_partition  Int32,
     src_offset     Int64,
+    record_index   UInt32,
     code           String,
     message        String,
     session_id     String,
@@ -133,4 +135,4 @@ CREATE TABLE IF NOT EXISTS {db}.dead_letter
     ingested_ms    Int64
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (src_topic, src_partition, src_offset);
+ORDER BY (src_topic, src_partition, src_offset, record_index);
