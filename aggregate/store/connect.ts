@@ -1,0 +1,208 @@
+/**
+ * Opens the store on one of its two transports. Both are `@clickhouse/client`; only the connection
+ * differs, so every query, insert and error path above this file is shared.
+ *
+ * chDB binds one data folder per process (libchdb keeps a single global session). Several stores
+ * on the same folder share it; a store on a second folder is refused with PEV_CONFIG naming both,
+ * until every store on the first is closed. Tests therefore use one chDB folder at a time per
+ * process (tap runs each test file in its own process).
+ */
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import type { ChdbConnection } from 'chdb/connection';
+import { ConfigError, StoreError } from '../../ingest/errors.js';
+import { INSERT_COLUMNS } from '../../schemas/tables.js';
+import type { RawTable } from '../../schemas/tables.js';
+import { toStoreError } from './errors.js';
+import { isIdentifier, runMigrations } from './migrate.js';
+import type { MigrationResult, Store, StoreOptions } from './types.js';
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+
+/** The chDB folder this process has open, and how many stores use it. */
+let embedded: { path: string; refs: number } | undefined;
+
+interface Embedded {
+  client: ClickHouseClient;
+  /** chDB's zero-copy insert: the buffer goes to the engine's parallel parser without a JS string. */
+  rawInsert: (table: string, columns: readonly string[], payload: Buffer) => Promise<void>;
+  release: () => void;
+}
+
+function openEmbedded(path: string): Embedded {
+  let dir: string;
+  try {
+    mkdirSync(resolve(path), { recursive: true });
+    dir = realpathSync(resolve(path));
+  } catch (err) {
+    throw new ConfigError(`store path ${JSON.stringify(path)}: cannot create the chDB folder: ${(err as Error).message}`);
+  }
+  if (embedded !== undefined && embedded.path !== dir) {
+    throw new ConfigError(
+      `store path ${JSON.stringify(dir)}: chDB allows one data folder per process and ${JSON.stringify(embedded.path)} is open; ` +
+        'close every store on it first, or use the same folder',
+    );
+  }
+  let client: ClickHouseClient;
+  let chdb: ChdbConnection;
+  try {
+    // chdb's Connection is typed against @clickhouse/client-common, the client against its own copy
+    // of the same declarations; they are identical at runtime but not to the type checker.
+    chdb = createChdbConnection({ path: dir });
+    client = createClient({ connection: chdb as unknown as ClientConnection, log: { level: ClickHouseLogLevel.OFF } });
+  } catch (err) {
+    // Another chDB user in this process (outside openStore) holds a different folder.
+    throw new ConfigError(`store path ${JSON.stringify(dir)}: chDB refused the folder: ${(err as Error).message}`);
+  }
+  embedded = { path: dir, refs: (embedded?.refs ?? 0) + 1 };
+  let released = false;
+  return {
+    client,
+    rawInsert: async (table, columns, payload) => {
+      await chdb.chdb.rawInsert({ table, columns, values: payload, format: 'TabSeparated' });
+    },
+    release: () => {
+      if (released || embedded === undefined) return;
+      released = true;
+      embedded.refs -= 1;
+      if (embedded.refs <= 0) embedded = undefined;
+    },
+  };
+}
+
+function openHttp(options: Extract<StoreOptions, { kind: 'http' }>): { client: ClickHouseClient; password: string } {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new ConfigError(`store url ${JSON.stringify(options.url.replace(/\/\/[^@/]*@/, '//***@'))} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`store url: protocol ${url.protocol} is not http: or https:`);
+  }
+  // Credentials in the URL are accepted as defaults but removed from it, so the URL the client
+  // keeps (and may print) never carries the password.
+  const username = options.username !== '' ? options.username : decodeURIComponent(url.username);
+  const password = options.password !== '' ? options.password : decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  let ca: Buffer | undefined;
+  if (options.caCertPath !== undefined) {
+    try {
+      ca = readFileSync(options.caCertPath);
+    } catch (err) {
+      throw new ConfigError(`store caCertPath ${JSON.stringify(options.caCertPath)}: ${(err as Error).message}`);
+    }
+  }
+  if (!Number.isInteger(options.requestTimeoutMs) || options.requestTimeoutMs <= 0) {
+    throw new ConfigError(`store requestTimeoutMs must be a positive integer, got ${String(options.requestTimeoutMs)}`);
+  }
+  const client = createClient({
+    url: url.toString(),
+    username: username === '' ? 'default' : username,
+    password,
+    request_timeout: options.requestTimeoutMs,
+    // No compression either way: TSV inserts on a LAN are CPU-bound, not bandwidth-bound; and a
+    // response-compression setting is refused for read-only users. No `database`: it may not exist
+    // before migrate(), and every statement names `{db}.table` anyway. No session: the HTTP
+    // interface is stateless here, which is what lets a restarted server carry on.
+    compression: { request: false, response: false },
+    log: { level: ClickHouseLogLevel.OFF },
+    ...(ca === undefined ? {} : { tls: { ca_cert: ca } }),
+  });
+  return { client, password };
+}
+
+/**
+ * Opens a store. Nothing is created until `migrate()`; an HTTP store does not contact the server
+ * here, so a server that is down at start surfaces as a retryable error from `migrate()`.
+ */
+// async so that a configuration error rejects the promise instead of throwing synchronously.
+// eslint-disable-next-line @typescript-eslint/require-await
+export async function openStore(options: StoreOptions): Promise<Store> {
+  return open(options);
+}
+
+function open(options: StoreOptions): Store {
+  const db = options.database;
+  if (!isIdentifier(db)) {
+    throw new ConfigError(`store database ${JSON.stringify(db)} must be an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)`);
+  }
+  let client: ClickHouseClient;
+  let password: string | undefined;
+  let release = (): void => {};
+  let rawInsert: Embedded['rawInsert'] | undefined;
+  if (options.kind === 'embedded') {
+    ({ client, release, rawInsert } = openEmbedded(options.path));
+  } else {
+    ({ client, password } = openHttp(options));
+  }
+  const kind = options.kind;
+  let closed = false;
+
+  const store: Store = {
+    database: db,
+    kind,
+    client,
+    migrate(): Promise<MigrationResult> {
+      return runMigrations(client, db, password);
+    },
+    async insertTsv(table: RawTable, chunks: readonly Uint8Array[]): Promise<void> {
+      const columns = (INSERT_COLUMNS as Partial<Record<string, readonly string[]>>)[table];
+      if (columns === undefined) {
+        throw new StoreError('PEV_STORE_REJECTED', `insert into ${db}.${String(table)}: not a raw table`, false);
+      }
+      let bytes = 0;
+      for (const c of chunks) bytes += c.byteLength;
+      if (bytes === 0) return;
+      try {
+        if (rawInsert !== undefined) {
+          // One contiguous buffer, handed over without a copy into a JS string (client.insert on
+          // chDB would decode every chunk to a string and splice it into the SQL text).
+          await rawInsert(`${db}.${table}`, columns, Buffer.concat(chunks));
+        } else {
+          // The HTTP client streams the chunks as they are.
+          await client.insert({
+            table: `${db}.${table}`,
+            values: Readable.from(chunks, { objectMode: false }),
+            format: 'TabSeparated',
+            columns: [...columns] as [string, ...string[]],
+          });
+        }
+      } catch (err) {
+        throw toStoreError(err, `insert of ${bytes} bytes into ${db}.${table}`, password);
+      }
+    },
+    async select<T>(query: string, params?: Record<string, unknown>): Promise<T[]> {
+      const sql = query.replaceAll('{db}', db);
+      try {
+        const rs = await client.query({
+          query: sql,
+          format: 'JSONEachRow',
+          // chDB defaults to unquoted 64-bit integers (lossy above 2^53); servers default to
+          // quoted, and a readonly=1 user may not change settings, so only chDB is told.
+          ...(kind === 'embedded' ? { clickhouse_settings: { output_format_json_quote_64bit_integers: 1 } } : {}),
+          ...(params !== undefined && Object.keys(params).length > 0 ? { query_params: params } : {}),
+        });
+        return await rs.json<T>();
+      } catch (err) {
+        const head = sql.replace(/\s+/g, ' ').trim().slice(0, 120);
+        throw toStoreError(err, `select on ${db} (${head})`, password);
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.close();
+      } finally {
+        release();
+      }
+    },
+  };
+  return store;
+}

@@ -1,0 +1,184 @@
+/**
+ * The store against the real ClickHouse engine in-process (chDB): migrations, TSV inserts of every
+ * raw table, exact read-time dedup through the views, error mapping, and chDB's one-folder rule.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { openStore } from '../../../aggregate/store/connect.js';
+import { toInt } from '../../../aggregate/store/values.js';
+import { clickhouseMigrations } from '../../../schemas/index.js';
+import { tempStore } from '../../helpers/services.js';
+import {
+  DEAD_MESSAGE, S1, S2, T0, deadLetterRows, enrollmentRows, intervalRows, sessionEventRows, tsv, vehicleReportRows,
+} from './fixtures.js';
+
+const ALL = clickhouseMigrations().map((m) => m.name);
+
+void t.test('migrate applies every migration once, then nothing', async (t) => {
+  const store = await tempStore(t, { migrate: false });
+  const first = await store.migrate();
+  t.same(first.applied, ALL);
+  t.same(first.skipped, []);
+  t.match(first.serverVersion, /^\d+\.\d+/);
+  const second = await store.migrate();
+  t.same(second.applied, []);
+  t.same(second.skipped, []);
+  const recorded = await store.select<{ name: string }>('SELECT DISTINCT name FROM {db}.schema_migrations ORDER BY name');
+  t.same(recorded.map((r) => r.name), ALL);
+});
+
+void t.test('TSV rows of every raw table read back deduplicated and exact', async (t) => {
+  const store = await tempStore(t);
+  // Merges stopped, so the raw table shows every delivery until OPTIMIZE below. Resends arrive in
+  // a later insert (on 20.x+ servers and chDB, optimize_on_insert would already collapse an exact
+  // duplicate inside one insert block: harmless to totals, but `deliveries` would read 1).
+  await store.client.command({ query: `SYSTEM STOP MERGES ${store.database}.interval_raw` });
+  const rows = intervalRows();
+  const first = tsv('interval_raw', rows.slice(0, 4));
+  const cut = first.indexOf(0x0a, first.length >> 1) + 7; // chunks need not end on a row
+  await store.insertTsv('interval_raw', [first.subarray(0, cut), first.subarray(cut)]);
+  await store.insertTsv('interval_raw', [tsv('interval_raw', rows.slice(4))]);
+  await store.insertTsv('session_event_raw', [tsv('session_event_raw', sessionEventRows())]);
+  await store.insertTsv('vehicle_report_raw', [tsv('vehicle_report_raw', vehicleReportRows())]);
+  await store.insertTsv('enrollment', [tsv('enrollment', enrollmentRows())]);
+  await store.insertTsv('dead_letter', [tsv('dead_letter', deadLetterRows())]);
+  const raw = await store.select<{ n: string; wh: string }>('SELECT count() AS n, sum(energy_wh) AS wh FROM {db}.interval_raw');
+  t.same(raw.map((r) => [toInt(r.n), toInt(r.wh)]), [[7, 289]], 'raw table keeps every delivery');
+
+  const unique = await store.select<Record<string, unknown>>(
+    'SELECT seq, energy_wh, copies, deliveries, min_energy_wh, max_energy_wh FROM {db}.interval_unique WHERE session_id = {s:String} ORDER BY seq',
+    { s: S1 },
+  );
+  t.same(
+    unique.map((r) => [r['seq'], r['energy_wh'], r['copies'], r['deliveries'], r['min_energy_wh'], r['max_energy_wh']].map(toInt)),
+    [
+      [0, 20, 1, 1, 20, 20],
+      [1, 30, 1, 2, 30, 30],
+      [2, 40, 1, 1, 40, 40],
+      [3, 60, 2, 2, 60, 99],
+    ],
+    'exact resend counted once, conflict keeps the first received value and copies = 2',
+  );
+
+  const minutes = await store.select<Record<string, unknown>>(
+    'SELECT session_id, toUnixTimestamp(minute) AS m, energy_wh, intervals, running_wh FROM {db}.session_minute ORDER BY session_id, m',
+  );
+  t.same(
+    minutes.map((r) => [r['session_id'], ...[r['m'], r['energy_wh'], r['intervals'], r['running_wh']].map(toInt)]),
+    [
+      [S1, T0, 50, 2, 50],
+      [S1, T0 + 60, 100, 2, 150],
+      [S2, T0 + 600, 10, 1, 10],
+    ],
+  );
+
+  const rollup = await store.select<Record<string, unknown>>('SELECT * FROM {db}.session_rollup ORDER BY session_id');
+  const pick = (r: Record<string, unknown> | undefined, keys: string[]) => keys.map((k) => (k === 'session_id' ? r?.[k] : toInt(r?.[k])));
+  const keys = [
+    'session_id', 'energy_wh', 'intervals_seen', 'intervals_expected', 'gaps', 'conflicts', 'has_end', 'end_energy_wh',
+    'end_duration_s', 'last_progress_wh', 'granted_wh', 'vehicle_running_wh', 'vehicle_reports',
+  ];
+  t.same(pick(rollup[0], keys), [S1, 150, 4, 4, 0, 1, 1, 150, 120, 50, 200, 149, 2]);
+  t.same(pick(rollup[1], keys.slice(0, 7)), [S2, 10, 1, 1, 0, 0, 0], 'a session without an end keeps its energy so far');
+  t.equal(rollup.length, 2);
+
+  const events = await store.select<{ n: string; copies: string }>('SELECT count() AS n, sum(copies) AS copies FROM {db}.session_event_unique');
+  t.same(events.map((r) => [toInt(r.n), toInt(r.copies)]), [[4, 4]], 'the resent end summary is one event');
+
+  const enr = await store.select<Record<string, unknown>>('SELECT pev_id, account_id, valid_to_ms, rated_power_w FROM {db}.enrollment');
+  t.same(enr.map((r) => [r['pev_id'], r['account_id'], toInt(r['valid_to_ms']), toInt(r['rated_power_w'])]), [['1HGCM82633A004352', 'A000000001', 0, 7200]]);
+
+  const dl = await store.select<{ message: string; code: string; src_offset: string }>('SELECT message, code, src_offset FROM {db}.dead_letter');
+  t.same(dl.map((r) => [r.code, r.message, toInt(r.src_offset)]), [['PEV_NO_MAGIC', DEAD_MESSAGE, 7]], 'TSV escaping and UTF-8 round-trip');
+
+  // Merges collapse exact duplicates (ReplacingMergeTree) but never change a total.
+  await store.client.command({ query: `SYSTEM START MERGES ${store.database}.interval_raw` });
+  await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.interval_raw FINAL` });
+  const after = await store.select<{ n: string; wh: string; d: string }>(
+    'SELECT count() AS n, sum(energy_wh) AS wh, sum(deliveries) AS d FROM {db}.interval_unique WHERE session_id = {s:String}',
+    { s: S1 },
+  );
+  t.same(after.map((r) => [toInt(r.n), toInt(r.wh), toInt(r.d)]), [[4, 150, 5]], 'after OPTIMIZE FINAL: 4 intervals, 150 Wh, resend merged away');
+});
+
+void t.test('concurrent inserts into one embedded store all land', async (t) => {
+  const store = await tempStore(t);
+  const batches = Array.from({ length: 8 }, (_, b) =>
+    tsv('interval_raw', Array.from({ length: 500 }, (_, i) => ({
+      session_id: `S-${b.toString(16).padStart(16, '0')}`, seq: i, interval_start: T0 + i * 60, interval_s: 60, energy_wh: 1 + (i % 7),
+      src_topic: 'x', src_partition: b, src_offset: i, ingested_ms: 1,
+    }))),
+  );
+  await Promise.all(batches.map((b) => store.insertTsv('interval_raw', [b])));
+  const [r] = await store.select<{ n: string; wh: string }>('SELECT count() AS n, sum(energy_wh) AS wh FROM {db}.interval_raw');
+  let expected = 0;
+  for (let i = 0; i < 500; i++) expected += 1 + (i % 7);
+  t.same([toInt(r?.n), toInt(r?.wh)], [4000, 8 * expected]);
+});
+
+void t.test('insert failures are mapped to StoreError', async (t) => {
+  const store = await tempStore(t);
+  await store.client.command({ query: 'CREATE DATABASE IF NOT EXISTS unmigrated' });
+  const other = await openStore({ kind: 'embedded', path: join(t.testdirName, 'chdb'), database: 'unmigrated' });
+  t.teardown(() => other.close());
+  const row = tsv('vehicle_report_raw', vehicleReportRows().slice(0, 1));
+  await t.rejects(other.insertTsv('vehicle_report_raw', [row]), {
+    name: 'StoreError',
+    code: 'PEV_STORE_REJECTED',
+    retryable: false,
+    message: /unmigrated\.vehicle_report_raw/,
+  }, 'missing table: rejected, not retryable, names the table');
+  await t.rejects(store.insertTsv('vehicle_report_raw', [Buffer.from('S-1\tnot-a-number\n')]), {
+    code: 'PEV_STORE_REJECTED',
+    retryable: false,
+    message: /vehicle_report_raw/,
+  }, 'malformed row: rejected');
+  await t.rejects(store.select('SELEC 1'), { code: 'PEV_STORE_REJECTED', retryable: false }, 'syntax error: rejected');
+  await store.insertTsv('interval_raw', []);
+  await store.insertTsv('interval_raw', [new Uint8Array(0)]);
+  const [n] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_raw');
+  t.equal(toInt(n?.n), 0, 'empty inserts are no-ops');
+});
+
+void t.test('configuration errors name the option', async (t) => {
+  await t.rejects(openStore({ kind: 'embedded', path: join(t.testdirName, 'x'), database: 'bad-name; DROP' }), {
+    code: 'PEV_CONFIG',
+    message: /database "bad-name; DROP" must be an identifier/,
+  });
+  await t.rejects(openStore({ kind: 'http', url: 'not a url', username: 'u', password: 'p', database: 'd', requestTimeoutMs: 1000 }), {
+    code: 'PEV_CONFIG',
+    message: /store url/,
+  });
+});
+
+void t.test('chDB: one data folder per process, persisted across close and reopen', async (t) => {
+  const dirA = join(t.testdirName, 'a');
+  t.teardown(() => rmSync(t.testdirName, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+  const dirB = join(t.testdirName, 'b');
+  const a = await openStore({ kind: 'embedded', path: dirA, database: 'pevmeter' });
+  await a.migrate();
+  await a.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(0, 4))]);
+  await a.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(4))]);
+  const a2 = await openStore({ kind: 'embedded', path: dirA, database: 'pevmeter' });
+  const [shared] = await a2.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_unique');
+  t.equal(toInt(shared?.n), 5, 'a second store on the same folder shares it');
+  await t.rejects(openStore({ kind: 'embedded', path: dirB, database: 'pevmeter' }), {
+    code: 'PEV_CONFIG',
+    message: /chDB allows one data folder per process.*\/a".*is open/,
+  }, 'a second folder is refused, naming both');
+  await a.close();
+  await t.rejects(openStore({ kind: 'embedded', path: dirB, database: 'pevmeter' }), { code: 'PEV_CONFIG' }, 'still refused while a2 is open');
+  await a2.close();
+
+  const b = await openStore({ kind: 'embedded', path: dirB, database: 'pevmeter' });
+  const mb = await b.migrate();
+  t.same(mb.applied, ALL, 'after closing the first folder, another opens fresh');
+  await b.close();
+
+  const again = await openStore({ kind: 'embedded', path: dirA, database: 'pevmeter' });
+  t.teardown(() => again.close());
+  t.same((await again.migrate()).applied, [], 'reopened folder remembers its migrations');
+  const [r] = await again.select<{ wh: string }>('SELECT sum(energy_wh) AS wh FROM {db}.session_rollup');
+  t.equal(toInt(r?.wh), 160, 'data persisted: 150 Wh + 10 Wh');
+});

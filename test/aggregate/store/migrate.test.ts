@@ -1,0 +1,43 @@
+import t from 'tap';
+import { compareVersions, isIdentifier, splitStatements } from '../../../aggregate/store/migrate.js';
+import { clickhouseMigrations } from '../../../schemas/index.js';
+
+void t.test('splitStatements drops comments and splits on ; outside quotes', (t) => {
+  const sql = [
+    '-- header; with a semicolon',
+    "CREATE TABLE a (x String DEFAULT 'a;b--c') ENGINE = Log; -- trailing",
+    'SELECT 1 -- no semicolon yet',
+    ';',
+    "SELECT 'it''s', `we;ird`, \"q;\" , 'esc\\';'",
+    '-- only a comment;',
+  ].join('\n');
+  t.same(
+    splitStatements(sql).map((s) => s.replace(/\s+/g, ' ')),
+    ["CREATE TABLE a (x String DEFAULT 'a;b--c') ENGINE = Log", 'SELECT 1', "SELECT 'it''s', `we;ird`, \"q;\" , 'esc\\';'"],
+  );
+  t.same(splitStatements('-- nothing\n\n'), []);
+  t.end();
+});
+
+void t.test('the shipped migrations split into CREATE ... IF NOT EXISTS statements', (t) => {
+  for (const m of clickhouseMigrations()) {
+    const stmts = splitStatements(m.sql);
+    t.ok(stmts.length > 0, m.name);
+    for (const s of stmts) t.match(s, /^CREATE (TABLE|VIEW|DATABASE) IF NOT EXISTS \{db\}\./, `${m.name}: idempotent`);
+  }
+  t.end();
+});
+
+void t.test('compareVersions is numeric', (t) => {
+  t.equal(compareVersions('18.16.1', '23.8'), -1);
+  t.equal(compareVersions('23.8.2.7', '23.8'), 0);
+  t.equal(compareVersions('26.7.2.1', '23.8'), 1);
+  t.equal(compareVersions('9.1', '10.0'), -1);
+  t.end();
+});
+
+void t.test('isIdentifier', (t) => {
+  for (const ok of ['pevmeter', '_x1', 'A'.repeat(63)]) t.ok(isIdentifier(ok), ok);
+  for (const bad of ['', '1db', 'a-b', 'a.b', 'a b', 'x;DROP', 'A'.repeat(64), 'é']) t.notOk(isIdentifier(bad), bad);
+  t.end();
+});
