@@ -11,7 +11,7 @@ import { ingestFiles } from './pipeline/files.js';
 import { openMigratedStore, runIngestService, withPipeline } from './service.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimulateCommand } from '../bench/sim/command.js';
-// import { registerReconcileCommand } from '../reconcile/command.js';
+import { registerReconcileCommand } from '../reconcile/command.js';
 
 const program = new Command('pevmeter')
   .description('Meter-data stream processor for PEV home charging: Kafka (Avro) to per-minute running sums in ClickHouse, reconciled before billing.')
@@ -50,7 +50,7 @@ addCommonOptions(program.command('migrate').description('create or update the Cl
 
 registerRunCommand(program);
 registerSimulateCommand(program);
-// registerReconcileCommand(program);
+registerReconcileCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof PevmeterError) {

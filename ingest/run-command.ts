@@ -208,7 +208,7 @@ export function registerRunCommand(program: Command): void {
           `  data               ${summary.storePath} (database ${summary.database})`,
           '',
           'Look inside (embedded store, from this folder):',
-          `  npx pevmeter reconcile --from 2026-10-01 --to 2026-10-${String(1 + flags.days).padStart(2, '0')} --data ${cfg.store.path} --report report.html`,
+          `  npx pevmeter reconcile --from 2026-10-01T00:00:00Z --to 2026-10-${String(1 + flags.days).padStart(2, '0')}T00:00:00Z --data ${cfg.store.path} --report report.html`,
           `  SQL: SELECT * FROM ${summary.database}.session_rollup LIMIT 10; SELECT * FROM ${summary.database}.session_minute WHERE session_id = '...'`,
           '',
         ].join('\n'),
