@@ -175,7 +175,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       throw new ConfigError(`config file ${opts.file} is not valid YAML or JSON: ${(err as Error).message}`);
     }
     if (parsed !== null && parsed !== undefined && !isPlainObject(parsed)) throw new ConfigError(`config file ${opts.file} must hold a mapping at the top level`);
-    tree = merge(tree, (parsed ?? {}) as Tree);
+    tree = merge(tree, parsed ?? {});
   }
   const env = opts.env ?? process.env;
   const fromEnv: Tree = {};
@@ -203,9 +203,26 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   return cfg;
 }
 
+/**
+ * A URL as it may be shown: the password of its user info replaced. Both URLs accept credentials
+ * in user info (store.url, registry.url), so printing them as given would print the password.
+ */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//[redacted]@');
+  }
+  if (u.password === '') return url;
+  return `${u.protocol}//${u.username}:[redacted]@${u.host}${u.pathname}${u.search}${u.hash}`;
+}
+
 /** The configuration as it may be shown: secrets replaced. */
 export function redactedConfig(cfg: Config): unknown {
   const copy = structuredClone(cfg) as Tree & Config;
+  copy.store.url = redactUrl(copy.store.url);
+  if (copy.registry.url) copy.registry.url = redactUrl(copy.registry.url);
   if (copy.store.password) copy.store.password = '[redacted]';
   if (copy.registry.password) copy.registry.password = '[redacted]';
   if (copy.registry.token) copy.registry.token = '[redacted]';

@@ -8,7 +8,7 @@ import type { Store, StoreOptions } from '../aggregate/store/types.js';
 import type { Config } from './config.js';
 import { redactedConfig } from './config.js';
 import { createDecodePool, type DecodePool } from './decode/pool.js';
-import { PevmeterError } from './errors.js';
+import type { PevmeterError } from './errors.js';
 import { IngestConsumer } from './kafka/consumer.js';
 import { KafkaDeadLetterSink } from './kafka/dead-letter.js';
 import { createLogger, scrubSecrets, type Logger } from './log.js';
@@ -29,6 +29,18 @@ export function storeOptionsOf(cfg: Config): StoreOptions {
 
 export function secretsOf(cfg: Config): string[] {
   const out = [cfg.store.password, cfg.registry.password, cfg.registry.token];
+  // A password given in a URL's user info, as written there and decoded.
+  for (const url of [cfg.store.url, cfg.registry.url]) {
+    if (url === undefined) continue;
+    try {
+      const p = new URL(url).password;
+      if (p === '') continue;
+      out.push(p);
+      out.push(decodeURIComponent(p));
+    } catch {
+      // not a URL, or a malformed %-escape: what could be pushed was
+    }
+  }
   for (const [k, v] of Object.entries(cfg.kafka.rdkafka)) if (/password|secret|token/i.test(k)) out.push(String(v));
   return out.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

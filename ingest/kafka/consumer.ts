@@ -93,6 +93,8 @@ export class IngestConsumer {
           reject(new PevmeterError('PEV_KAFKA', `cannot connect to Kafka at ${this.cfg.kafka.brokers}: ${err.message}`, { retryable: true }));
           return;
         }
+        // consume(n) returns early once no message arrives for this long.
+        this.consumer.setDefaultConsumeTimeout(this.cfg.kafka.consumeTimeoutMs);
         const t = this.cfg.kafka.topics;
         this.consumer.subscribe([t.interval, t.sessionEvent, t.vehicleReport, t.enrollment]);
         resolve();
