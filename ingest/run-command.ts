@@ -19,7 +19,7 @@ import type { Store } from '../aggregate/store/types.js';
 import { TOPICS } from '../schemas/index.js';
 import { writeFleetFiles } from '../bench/sim/file-writer.js';
 import { ensureTopics, produceFleet } from '../bench/sim/kafka-writer.js';
-import type { FleetOptionsInput, IntervalLength } from '../bench/sim/fleet.js';
+import type { FleetOptionsInput } from '../bench/sim/fleet.js';
 
 interface RunFlags extends CommonFlags {
   premises: number;
@@ -135,7 +135,7 @@ export function registerRunCommand(program: Command): void {
       seed: flags.seed,
       from: Date.UTC(2026, 9, 1),
       to: Date.UTC(2026, 9, 1) + flags.days * DAY_MS,
-      intervalS: flags.intervalS as IntervalLength,
+      intervalS: flags.intervalS,
       ...(flags.faults ? {} : { noFaults: true }),
     };
     const dataRoot = resolve(cfg.store.path, '..');

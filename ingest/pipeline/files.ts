@@ -6,6 +6,7 @@
  */
 import { basename } from 'node:path';
 import { stat } from 'node:fs/promises';
+import { inspect } from 'node:util';
 import { RECORD_KINDS, latestSchema, type RecordKind } from '../../schemas/index.js';
 import type { Store } from '../../aggregate/store/types.js';
 import type { Config } from '../config.js';
@@ -128,7 +129,7 @@ export async function ingestFiles(paths: readonly string[], o: FileIngestOptions
     progressBytes = summary.bytes;
   }
   await Promise.all(inflight);
-  if (failure) throw failure;
+  if (failure) throw failure instanceof Error ? failure : new Error(inspect(failure));
   summary.seconds = (Date.now() - started) / 1000;
   return summary;
 }

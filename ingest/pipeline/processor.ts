@@ -7,14 +7,15 @@ import type { Message, MessageHeader } from 'node-rdkafka';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { RegistryError } from '../errors.js';
+import type { RegistryError } from '../errors.js';
 import type { RecordKind } from '../../schemas/index.js';
 import type { BatchResult, FramedTask } from '../decode/batch.js';
 import type { DecodePool } from '../decode/pool.js';
 import type { ResolvedSchema, SchemaResolver } from '../registry/index.js';
 import type { DeadLetter } from '../kafka/dead-letter.js';
 import type { PartitionSlice, UnitOutcome, UnitProcessor } from './kafka-loop.js';
-import { DurableSink, TableBuffers } from './sink.js';
+import type { DurableSink} from './sink.js';
+import { TableBuffers } from './sink.js';
 import { retrying } from './retry.js';
 
 /** Messages per worker task: small enough that one busy partition still spreads over the pool. */
