@@ -88,10 +88,21 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
   }
 
   async close(): Promise<void> {
+    // A producer that never connected has nothing to flush, and flush() would throw.
+    const connected = await this.ready.then(() => true, () => false);
     await new Promise<void>((resolve) => {
-      this.producer.flush(10_000, () => {
-        this.producer.disconnect(() => resolve());
-      });
+      const timer = setTimeout(resolve, 15_000);
+      timer.unref();
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      try {
+        if (connected) this.producer.flush(10_000, () => this.producer.disconnect(done));
+        else this.producer.disconnect(done);
+      } catch {
+        done();
+      }
     });
   }
 }

@@ -116,7 +116,9 @@ export async function ingestFiles(paths: readonly string[], o: FileIngestOptions
       progressBytes = summary.bytes + item.position;
       jobs.push(o.pool.run(containerBlockTask(item, { topic, kind: kind!, nowMs: now, clockSkewMs: o.cfg.pipeline.clockSkewMs, ingestedMs: now })));
       pending += item.count;
-      if (pending >= unitRecords) {
+      // A unit ends at unitRecords, or at a number of blocks the pool's queue holds (a file of
+      // many tiny blocks must not overflow it).
+      if (pending >= unitRecords || jobs.length >= o.pool.threads * 16) {
         flush(jobs);
         jobs = [];
         pending = 0;

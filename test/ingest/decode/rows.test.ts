@@ -5,7 +5,7 @@ import {
 } from '../../../ingest/decode/rows.js';
 import { INSERT_COLUMNS } from '../../../schemas/tables.js';
 import type { RawTable } from '../../../schemas/tables.js';
-import type { Enrollment, SessionEvent } from '../../../schemas/index.js';
+import type { SessionEvent } from '../../../schemas/index.js';
 import {
   ENROLLMENT_CLOSED, ENROLLMENT_CLOSED_TSV, ENROLLMENT_OPEN, ENROLLMENT_OPEN_TSV, INGESTED_MS, INTERVAL, INTERVAL_TSV,
   SESSION_EVENTS, VEHICLE_REPORT, VEHICLE_REPORT_TSV, text,
@@ -26,7 +26,7 @@ void t.test('each writer produces exactly one row with INSERT_COLUMNS arity', (t
     ['interval_raw', one((w) => writeIntervalRow(w, INTERVAL, origin, 42)), INTERVAL_TSV + tail(42)],
     ['vehicle_report_raw', one((w) => writeVehicleReportRow(w, VEHICLE_REPORT, origin, 0)), VEHICLE_REPORT_TSV + tail(0)],
     ['enrollment', one((w) => writeEnrollmentRow(w, ENROLLMENT_OPEN, origin, 9_007_199_254_740_991)), ENROLLMENT_OPEN_TSV + tail(9_007_199_254_740_991)],
-    ['enrollment', one((w) => writeEnrollmentRow(w, ENROLLMENT_CLOSED as unknown as Enrollment, origin, 1)), ENROLLMENT_CLOSED_TSV + tail(1)],
+    ['enrollment', one((w) => writeEnrollmentRow(w, ENROLLMENT_CLOSED, origin, 1)), ENROLLMENT_CLOSED_TSV + tail(1)],
     ...SESSION_EVENTS.map((e): [RawTable, string, string] => ['session_event_raw', one((w) => writeSessionEventRow(w, e.value as SessionEvent, origin, 7)), e.tsv + tail(7)]),
     ['dead_letter', one((w) => writeDeadLetterRow(w, 'pev.topic', 5, 11, 3, 'PEV_BAD_ID', 'bad\tid\nhere \\ ok', 'S-0\t', Uint8Array.of(0, 255, 10), INGESTED_MS)),
       `pev.topic\t5\t11\t3\tPEV_BAD_ID\tbad\\tid\\nhere \\\\ ok\tS-0\\t\tAP8K\t${INGESTED_MS}\n`],
