@@ -1,0 +1,217 @@
+/**
+ * The harness's Kafka side: topic sets with unique names per run, a bulk producer that fills a
+ * topic before anything is timed, and a rate-limited producer that knows when each message was
+ * produced (the latency run).
+ *
+ * Records per message: a message value holds `records` Confluent-framed records back to back and
+ * the header `pev-records` declares the count when it is above 1, as the ESCIs send them.
+ */
+import Kafka from 'node-rdkafka';
+import type { DeliveryReport, LibrdKafkaError, MessageHeader } from 'node-rdkafka';
+import { PevmeterError } from '../../ingest/errors.js';
+import { SimMessage } from '../sim/fleet.js';
+import { KafkaSink } from '../sim/kafka-writer.js';
+import type { TopicSet } from './types.js';
+
+/** One message to produce. */
+export interface DataMessage {
+  key: string;
+  value: Buffer;
+  records: number;
+}
+
+const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL;
+
+function kafkaError(what: string, err: { message: string }): PevmeterError {
+  return new PevmeterError('PEV_KAFKA', `bench: ${what}: ${err.message}`, { retryable: true });
+}
+
+/** Topic names of a set: unique per run and label, so runs never read each other's data. */
+export function topicSetNames(runId: string, label: string): Omit<TopicSet, 'partitions' | 'recordsPerMessage' | 'records' | 'messages' | 'bytes' | 'produceSeconds' | 'source'> {
+  const base = `bench-${runId}-${label}`;
+  return {
+    interval: `${base}.interval`,
+    sessionEvent: `${base}.session-event`,
+    vehicleReport: `${base}.vehicle-report`,
+    enrollment: `${base}.enrollment`,
+    dlq: `${base}.dlq`,
+  };
+}
+
+export function topicsOf(set: Pick<TopicSet, 'interval' | 'sessionEvent' | 'vehicleReport' | 'enrollment' | 'dlq'>): string[] {
+  return [set.interval, set.sessionEvent, set.vehicleReport, set.enrollment, set.dlq];
+}
+
+async function withAdmin<T>(brokers: string, fn: (admin: Kafka.IAdminClient) => Promise<T>): Promise<T> {
+  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers, 'client.id': 'pevmeter-bench-admin' });
+  try {
+    return await fn(admin);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+export function createTopics(brokers: string, names: readonly string[], partitions: number): Promise<void> {
+  return withAdmin(brokers, async (admin) => {
+    for (const topic of names) {
+      await new Promise<void>((resolve, reject) => {
+        admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 30_000, (err) => (err ? reject(kafkaError(`create topic ${topic}`, err)) : resolve()));
+      });
+    }
+  });
+}
+
+/** Deletes topics; failures are reported, not thrown (cleanup must not hide the figures). */
+export function deleteTopics(brokers: string, names: readonly string[]): Promise<string[]> {
+  return withAdmin(brokers, async (admin) => {
+    const failed: string[] = [];
+    for (const topic of names) {
+      await new Promise<void>((resolve) => {
+        admin.deleteTopic(topic, 30_000, (err) => {
+          if (err) failed.push(`${topic}: ${err.message}`);
+          resolve();
+        });
+      });
+    }
+    return failed;
+  });
+}
+
+function headersOf(records: number): MessageHeader[] | undefined {
+  return records > 1 ? [{ 'pev-records': String(records) }] : undefined;
+}
+
+function connectProducer(brokers: string, extra: Record<string, string | number | boolean>): Promise<Kafka.Producer> {
+  const producer = new Kafka.Producer({
+    'bootstrap.servers': brokers,
+    'client.id': 'pevmeter-bench',
+    dr_cb: true,
+    'queue.buffering.max.messages': 1_000_000,
+    'queue.buffering.max.kbytes': 1_048_576,
+    'compression.type': 'none',
+    ...extra,
+  });
+  return new Promise((resolve, reject) => {
+    producer.connect({ timeout: 30_000 }, (err) => (err ? reject(kafkaError(`connect to ${brokers}`, err)) : resolve(producer)));
+  });
+}
+
+function disconnect(producer: Kafka.Producer): Promise<void> {
+  return new Promise((resolve) => producer.disconnect(10_000, () => resolve()));
+}
+
+function flush(producer: Kafka.Producer): Promise<void> {
+  return new Promise((resolve, reject) => producer.flush(60_000, (err) => (err ? reject(kafkaError('flush', err)) : resolve())));
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface ProduceSummary {
+  records: number;
+  messages: number;
+  bytes: number;
+  seconds: number;
+}
+
+/**
+ * Produces every message to `topic` as fast as the broker takes them (the simulator's KafkaSink:
+ * idempotent, acks=all, deep local queue) and waits until all are acknowledged. `keep` (optional)
+ * receives each message, for a later rate-limited replay.
+ */
+export async function produceAll(brokers: string, topic: string, source: Iterable<DataMessage>, keep?: DataMessage[]): Promise<ProduceSummary> {
+  const started = performance.now();
+  const sink = await KafkaSink.open({ brokers, topics: { interval: topic }, createTopics: false, timestamps: 'now' });
+  const out: ProduceSummary = { records: 0, messages: 0, bytes: 0, seconds: 0 };
+  let closed = false;
+  try {
+    for (const m of source) {
+      const sim = new SimMessage('interval', m.key, 0, m.records, [], null, -1, m.value, 0, m.value.length);
+      while (!sink.write(sim)) await sink.drain();
+      keep?.push(m);
+      out.records += m.records;
+      out.messages++;
+      out.bytes += m.value.length;
+    }
+    closed = true;
+    const acked = await sink.close();
+    const got = acked.topics[topic]?.messages ?? 0;
+    if (got !== out.messages) throw new PevmeterError('PEV_KAFKA', `bench: ${got} of ${out.messages} messages to ${topic} were acknowledged`);
+  } finally {
+    if (!closed) await sink.close(10_000).catch(() => undefined);
+  }
+  out.seconds = (performance.now() - started) / 1000;
+  return out;
+}
+
+/** Produce times of a rate-limited run, by partition and offset (what the latency figures need). */
+export interface ProduceLog {
+  /** Per partition: offset -> produce time (epoch ms, fractional); NaN where not produced here. */
+  byPartition: Map<number, { base: number; times: number[]; records: number[] }>;
+  records: number;
+  messages: number;
+  seconds: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+/**
+ * Produces `messages` at `recordsPerS` (records, not messages), in ticks of a few milliseconds,
+ * and records each message's produce time against the offset the broker gave it. The Kafka
+ * message timestamp (CreateTime) is the same produce time, rounded to the millisecond.
+ */
+export async function produceAtRate(brokers: string, topic: string, messages: readonly DataMessage[], recordsPerS: number): Promise<ProduceLog> {
+  const producer = await connectProducer(brokers, { 'linger.ms': 5, acks: 1 });
+  const at = new Float64Array(messages.length);
+  const reports: { partition: number; offset: number; index: number }[] = [];
+  let failed: LibrdKafkaError | undefined;
+  producer.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => {
+    if (err) failed ??= err;
+    else reports.push({ partition: report.partition, offset: report.offset, index: report.opaque as number });
+  });
+  producer.setPollInterval(5);
+  const origin = performance.timeOrigin;
+  const t0 = performance.now();
+  let sent = 0;
+  let records = 0;
+  try {
+    while (sent < messages.length) {
+      const due = ((performance.now() - t0) / 1000) * recordsPerS;
+      while (sent < messages.length && records < due) {
+        const m = messages[sent]!;
+        const now = origin + performance.now();
+        try {
+          producer.produce(topic, null, m.value, m.key, Math.round(now), sent, headersOf(m.records));
+        } catch (err) {
+          if ((err as LibrdKafkaError).code !== QUEUE_FULL) throw kafkaError(`produce to ${topic}`, err as Error);
+          break;
+        }
+        at[sent] = now;
+        sent++;
+        records += m.records;
+      }
+      if (failed) throw kafkaError(`delivery to ${topic}`, failed);
+      await sleep(1);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await flush(producer);
+    const deadline = Date.now() + 60_000;
+    while (reports.length < sent && !failed && Date.now() < deadline) await sleep(10);
+    if (failed) throw kafkaError(`delivery to ${topic}`, failed);
+    const byPartition: ProduceLog['byPartition'] = new Map();
+    reports.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    for (const r of reports) {
+      let p = byPartition.get(r.partition);
+      if (!p) byPartition.set(r.partition, (p = { base: r.offset, times: [], records: [] }));
+      const i = r.offset - p.base;
+      while (p.times.length < i) {
+        p.times.push(Number.NaN);
+        p.records.push(0);
+      }
+      p.times[i] = at[r.index]!;
+      p.records[i] = messages[r.index]!.records;
+    }
+    return { byPartition, records, messages: sent, seconds, firstMs: origin + t0, lastMs: origin + t0 + seconds * 1000 };
+  } finally {
+    await disconnect(producer);
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * Shapes of the benchmark's results: what a run writes to `bench/results/<run>.json` and
+ * `latest.json`, and what child processes send back to the harness.
+ *
+ * Units are in the names: `*PerS` per second of wall time, `*Bytes` bytes, `*Ms` milliseconds,
+ * `cpuSecondsPerMillion` CPU seconds (user + system, every thread of the measured process) per
+ * million interval records.
+ */
+
+/** A topic set the harness produced: the interval topic is the one that carries the data. */
+export interface TopicSet {
+  /** Topics handed to the pipeline (`kafka.topics.*`) and its dead-letter topic. */
+  interval: string;
+  sessionEvent: string;
+  vehicleReport: string;
+  enrollment: string;
+  dlq: string;
+  partitions: number;
+  /** Records per Kafka message the data was packed with (the header `pev-records`). */
+  recordsPerMessage: number;
+  /** Interval records, messages and value bytes in the interval topic. */
+  records: number;
+  messages: number;
+  bytes: number;
+  /** Wall time of producing it (generation included), seconds. */
+  produceSeconds: number;
+  /** Which generator made it: the fleet simulator, or the synthetic many-sessions generator. */
+  source: 'fleet' | 'synthetic';
+  /** Distinct session IDs in the data, when the generator knows it. */
+  sessions?: number;
+}
+
+/** One sample of a child process's own counters, taken on a timer inside it. */
+export interface ProcessSample {
+  /** Date.now() of the sample. */
+  t: number;
+  /** process.cpuUsage(): every thread of the process, microseconds. */
+  userUs: number;
+  systemUs: number;
+  rssBytes: number;
+}
+
+/** What a pipeline child measured; the harness turns it into a PipelineRun. */
+export interface PipelineChildResult {
+  /** The service's own summary (committed units, records it counted). */
+  summary: { units: number; committedUnits: number; messages: number; records: number; deadLetters: number; exitCode: number };
+  /** min(ingested_ms) and max(ingested_ms) of interval_raw: when the first and last unit started. */
+  firstUnitMs: number;
+  lastUnitMs: number;
+  /** Rows in interval_raw and dead_letter after the run (the verification). */
+  intervalRows: number;
+  deadLetterRows: number;
+  distinctSessions: number;
+  samples: ProcessSample[];
+  /** process.resourceUsage().maxRSS at the end (VmHWM), bytes. */
+  peakRssBytes: number;
+  cpuTotalSeconds: number;
+  clickhouseVersion: string;
+  /** Visibility observations of the latency poller (only when it ran). */
+  visibility?: VisibilityObservation[];
+  /** Peak RSS including a read of every session's rollup and minutes (memory runs only). */
+  afterReadRssBytes?: number;
+  readSeconds?: number;
+  /** One reading of the monotonic clock V8's profiler stamps samples with, and of Date.now(). */
+  clock: { monoUs: number; epochMs: number };
+}
+
+/** Offsets of one Kafka partition that became queryable between two polls. */
+export interface VisibilityObservation {
+  /** Date.now() when the poll that first saw them started. */
+  t: number;
+  partition: number;
+  /** Inclusive offset ranges. */
+  ranges: [number, number][];
+}
+
+/** One end-to-end pipeline run against a pre-produced topic. */
+export interface PipelineRun {
+  label: string;
+  store: 'embedded' | 'http';
+  workers: number;
+  recordsPerMessage: number;
+  partitions: number;
+  records: number;
+  messages: number;
+  bytes: number;
+  /** From the first unit's start (min ingested_ms) to the poll that saw every row written. */
+  seconds: number;
+  recordsPerS: number;
+  messagesPerS: number;
+  mbPerS: number;
+  cpuSecondsPerMillion: number;
+  /** Share of the machine's cores the pipeline process used while measured (1.0 = one core). */
+  coresUsed: number;
+  peakRssBytes: number;
+  /** Rows in interval_raw equal records produced, and nothing was dead-lettered. */
+  verified: boolean;
+  intervalRows: number;
+  deadLetterRows: number;
+  /** Records the service itself counted in the units it committed (its LoopSummary). */
+  countedRecords: number;
+  units: number;
+  recordsPerUnit: number;
+  /** Whole child lifetime (store open, migrations, group join, drain, exit). */
+  wallSeconds: number;
+  /** CPU of the Kafka broker process during the measured window, when its pid is known. */
+  brokerCoresUsed?: number;
+  /** The pipeline's own histograms at the end (sums in seconds, counts): where a unit's time went. */
+  stages?: { decodeSum: number; decodeCount: number; insertSum: number; insertCount: number; unitSum: number; unitCount: number };
+  error?: string;
+}
+
+export interface ReadLimit {
+  tool: 'node-rdkafka' | 'kcat';
+  records: number;
+  messages: number;
+  bytes: number;
+  seconds: number;
+  recordsPerS: number;
+  messagesPerS: number;
+  mbPerS: number;
+  /** CPU of the reading process per record (µs), when measured (not for kcat). */
+  cpuUsPerRecord?: number;
+  /** What the time covers. */
+  note: string;
+}
+
+export interface DecodeLimit {
+  records: number;
+  messages: number;
+  /** decodeBatch alone, one thread, after a warm-up. */
+  seconds: number;
+  recordsPerS: number;
+  mbPerS: number;
+  /** Packing messages into transferable tasks (buildFramedTask), the main thread's share. */
+  packRecordsPerS: number;
+  cpuUsPerRecord: number;
+  tasks: number;
+}
+
+export interface WriteLimit {
+  store: 'embedded' | 'http';
+  /** store.insertTsv, the pipeline's own write path. */
+  path: 'store.insertTsv' | 'chdb raw insert';
+  rows: number;
+  bytes: number;
+  rowsPerInsert: number;
+  concurrency: number;
+  seconds: number;
+  rowsPerS: number;
+  mbPerS: number;
+  /** CPU of the inserting process per row (µs): for chDB this is the engine's parse and write. */
+  cpuUsPerRecord: number;
+  verified: boolean;
+}
+
+/** The limits of each stage on one topic (one records-per-message setting). */
+export interface StageLimits {
+  recordsPerMessage: number;
+  kafkaRead: ReadLimit[];
+  decode: DecodeLimit | undefined;
+  clickhouseWrite: WriteLimit[];
+}
+
+export interface LatencyResult {
+  store: 'embedded' | 'http';
+  recordsPerMessage: number;
+  offeredRecordsPerS: number;
+  /** What the producer actually achieved (it is rate-limited, so at most the offered load). */
+  producedRecordsPerS: number;
+  loadShare: number;
+  records: number;
+  seconds: number;
+  pollMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Records whose visibility was never observed (should be 0). */
+  unobserved: number;
+  definition: string;
+  peakRssBytes: number;
+}
+
+export interface MemoryResult {
+  sessions: number;
+  records: number;
+  intervalsPerSession: number;
+  recordsPerS: number;
+  peakRssBytes: number;
+  /** Peak RSS once every session's rollup and minutes were also read back through the views. */
+  afterReadRssBytes: number;
+  readSeconds: number;
+  distinctSessions: number;
+  verified: boolean;
+}
+
+export interface ProfileFunction {
+  fn: string;
+  where: string;
+  selfMs: number;
+  selfPct: number;
+}
+
+export interface ProfileSummary {
+  /** The run it profiled. */
+  label: string;
+  /** Length of the profiled window; a thread's totalMs against it is how busy the thread was. */
+  windowMs?: number;
+  files: string[];
+  threads: { thread: string; totalMs: number; top: ProfileFunction[] }[];
+}
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  value: string;
+  met: boolean;
+  /** When missed: the stage that bounds it and why. */
+  analysis?: string;
+}
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memoryBytes: number;
+  os: string;
+  node: string;
+  librdkafka: string;
+  kafka: string;
+  clickhouseEmbedded: string;
+  clickhouseServer?: string;
+  kcat?: string;
+  /** Load average at the start (1, 5, 15 min): other work on the machine skews the figures. */
+  loadAverage: number[];
+}
+
+export interface PeerFigure {
+  recordsPerS: number;
+  [key: string]: unknown;
+}
+
+export interface BenchResult {
+  schema: 'pevmeter-bench/1';
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  options: Record<string, unknown>;
+  machine: MachineInfo;
+  topics: TopicSet[];
+  /** The headline run: embedded store, default workers, the first records-per-message setting. */
+  e2e: PipelineRun | undefined;
+  scaling: PipelineRun[];
+  server: PipelineRun[];
+  limits: StageLimits[];
+  headline: {
+    pipelineRecordsPerS: number;
+    kafkaReadLimit: number;
+    clickhouseWriteLimit: number;
+    ratio: number;
+    boundBy: string;
+  } | undefined;
+  latency: LatencyResult | undefined;
+  memory: MemoryResult | undefined;
+  peer: PeerFigure | undefined;
+  reconcile: Record<string, unknown> | undefined;
+  micro: Record<string, unknown> | undefined;
+  targets: TargetCheck[];
+  profile: ProfileSummary | undefined;
+  /** Flat name -> value of every figure: each must be present and positive. */
+  figures: Record<string, number>;
+  errors: string[];
+}

@@ -1,0 +1,84 @@
+import t from 'tap';
+import { collectFigures, evaluateTargets, markdownReport } from '../../../bench/harness/report.js';
+import { barGroups, resultSvg } from '../../../bench/harness/svg.js';
+import type { BenchResult, PipelineRun } from '../../../bench/harness/types.js';
+
+function run(workers: number, rpm: number, recordsPerS: number): PipelineRun {
+  return {
+    label: `e2e-r${rpm}-w${workers}`, store: 'embedded', workers, recordsPerMessage: rpm, partitions: 4, records: 2_000_000, messages: 2_000_000 / rpm,
+    bytes: 192_000_000, seconds: 2_000_000 / recordsPerS, recordsPerS, messagesPerS: recordsPerS / rpm, mbPerS: 96, cpuSecondsPerMillion: 6.5,
+    coresUsed: 1.6, peakRssBytes: 600 * 1048576, verified: true, intervalRows: 2_000_000, deadLetterRows: 0, countedRecords: 2_000_000, units: 100, recordsPerUnit: 20_000,
+    wallSeconds: 12, brokerCoresUsed: 0.3,
+  };
+}
+
+function result(): BenchResult {
+  const e2e = run(2, 1, 200_000);
+  return {
+    schema: 'pevmeter-bench/1', runId: 'r1', startedAt: '', finishedAt: '', durationS: 1,
+    options: { records: 2_000_000, partitions: 4 },
+    machine: { cpus: 2, cpuModel: 'CPU', memoryBytes: 2 ** 34, os: 'Linux', node: 'v20', librdkafka: '2.12.0', kafka: '4.1.1', clickhouseEmbedded: '26.7', loadAverage: [0.1, 0.1, 0.1] },
+    topics: [],
+    e2e,
+    scaling: [e2e, run(1, 1, 150_000), run(2, 16, 400_000)],
+    server: [],
+    limits: [{
+      recordsPerMessage: 1,
+      kafkaRead: [
+        { tool: 'node-rdkafka', records: 2e6, messages: 2e6, bytes: 1, seconds: 4, recordsPerS: 500_000, messagesPerS: 500_000, mbPerS: 1, cpuUsPerRecord: 2, note: '' },
+        { tool: 'kcat', records: 2e6, messages: 2e6, bytes: 1, seconds: 2, recordsPerS: 1_000_000, messagesPerS: 1_000_000, mbPerS: 1, note: '' },
+      ],
+      decode: { records: 2e6, messages: 2e6, seconds: 8, recordsPerS: 250_000, mbPerS: 1, packRecordsPerS: 1e6, tasks: 500, cpuUsPerRecord: 4 },
+      clickhouseWrite: [
+        { store: 'embedded', path: 'store.insertTsv', rows: 2e6, bytes: 1, rowsPerInsert: 20_000, concurrency: 3, seconds: 5, rowsPerS: 400_000, mbPerS: 1, cpuUsPerRecord: 3, verified: true },
+        { store: 'embedded', path: 'chdb raw insert', rows: 2e6, bytes: 1, rowsPerInsert: 20_000, concurrency: 3, seconds: 2.5, rowsPerS: 800_000, mbPerS: 1, cpuUsPerRecord: 2, verified: true },
+      ],
+    }],
+    headline: { pipelineRecordsPerS: 200_000, kafkaReadLimit: 1_000_000, clickhouseWriteLimit: 400_000, ratio: 0.5, boundBy: 'ClickHouse write' },
+    latency: {
+      store: 'embedded', recordsPerMessage: 1, offeredRecordsPerS: 100_000, producedRecordsPerS: 99_000, loadShare: 0.5, records: 1e6, seconds: 10, pollMs: 100,
+      p50Ms: 300, p90Ms: 500, p99Ms: 900, maxMs: 1200, unobserved: 0, definition: '', peakRssBytes: 1,
+    },
+    memory: { sessions: 100_000, records: 1e6, intervalsPerSession: 10, recordsPerS: 1, peakRssBytes: 2 * 1024 ** 3, afterReadRssBytes: 2.2 * 1024 ** 3, readSeconds: 1, distinctSessions: 100_000, verified: true },
+    peer: { recordsPerS: 50_000 },
+    reconcile: { runs: [{ sessionsPerSecond: 1500, sessions: 20_000 }, { sessionsPerSecond: 1800, sessions: 20_000 }], date: 'd' },
+    micro: undefined, targets: [], profile: undefined, figures: {}, errors: [],
+  };
+}
+
+void t.test('targets: met and missed, with an analysis where missed', (t) => {
+  const r = result();
+  const targets = evaluateTargets(r);
+  t.same(targets.map((x) => [x.met, x.analysis !== undefined]), [[false, true], [false, true], [true, false], [false, true]]);
+  t.match(targets[0]!.analysis!, /together 9\.0 µs/);
+  t.match(targets[0]!.analysis!, /raw insert takes the same bytes at 800,000 rows\/s/);
+  t.end();
+});
+
+void t.test('figures: named, including the peer ratio and the reconcile rate', (t) => {
+  const f = collectFigures(result());
+  t.equal(f['e2e.recordsPerS'], 200_000);
+  t.equal(f['headline.ratio'], 0.5);
+  t.equal(f['limits.r1.read.kcat.recordsPerS'], 1_000_000);
+  t.equal(f['limits.r1.write.embedded.chdb-raw-insert.c3.rowsPerS'], 800_000);
+  t.equal(f['peer.ratio'], 4);
+  t.equal(f['reconcile.sessionsPerS'], 1800);
+  t.equal(f['latency.p99Ms'], 900);
+  t.end();
+});
+
+void t.test('markdown and chart carry the figures', (t) => {
+  const r = result();
+  r.targets = evaluateTargets(r);
+  const md = markdownReport(r);
+  t.match(md, /\| \*\*Pipeline, end to end\*\* \| \*\*200,000 records\/s\*\* \|/);
+  t.match(md, /\| Kafka read limit \(kcat\) \| 1,000,000 records\/s \|/);
+  t.match(md, /\| Reconcile \| 1,800 sessions\/s \|/);
+  t.match(md, /\| 1 \| 150,000 \| 200,000 \| 1,000,000 \| 250,000 \| 400,000 \|/);
+  const groups = barGroups(r);
+  t.same(groups.map((g) => g.bars.length), [7, 3]);
+  const svg = resultSvg(r);
+  t.match(svg, /^<svg /);
+  t.equal((svg.match(/<rect x=/g) ?? []).length, 10);
+  t.end();
+});
