@@ -1,0 +1,464 @@
+/**
+ * Billing records: what a billable session of a period costs, tied to account, premise and PEV,
+ * versioned so that nothing exported ever changes silently.
+ *
+ * Versions. A record's content (everything billed and everything the bill says, not the run that
+ * wrote it) has a SHA-256. Re-running a period compares the new content with the current version:
+ *   - same content: nothing is written (idempotent: same inputs, same records, no duplicates);
+ *   - different, current version not exported: rewritten at the same version (nobody saw it);
+ *   - different, current version exported (frozen): a new version, and an ADJUSTMENT flag;
+ *   - a billed session that is now held gets a VOID version (energy and amount 0), by the same rules.
+ * ADJUSTMENT stays on a session while its current version differs from what was last exported,
+ * or while it is a record the period's export never carried (data that arrived after the export).
+ *
+ * Export. `exportPeriod` writes the current version of the records of a period that have not gone
+ * out yet (VOID only when an earlier version went out; mode 'all' repeats everything) as CSV (one
+ * row per bill line) or JSON lines (one object per record), each with the version it supersedes
+ * and the differences from it, and records each (session, version) in billing_export, which
+ * freezes it. An export is therefore a delta file: the billing system applies each once.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Store } from '../aggregate/store/types.js';
+import { PevmeterError } from '../ingest/errors.js';
+import type { RulesConfig } from './config.js';
+import { adjustmentFlag } from './rules/index.js';
+import type { BillLine, PricedBill } from './tou.js';
+import type { Flag, Period, PeriodFilter } from './types.js';
+
+export type RecordStatus = 'BILLED' | 'VOID';
+
+export interface BillingRecord {
+  sessionId: string;
+  version: number;
+  status: RecordStatus;
+  accountId: string;
+  premiseId: string;
+  pevId: string;
+  programId: string;
+  tariffId: string;
+  currency: string;
+  sessionStartMs: number;
+  sessionEndMs: number;
+  /** EUMD energy inside the period. */
+  energyWh: number;
+  /** EUMD energy of the whole session. */
+  sessionEnergyWh: number;
+  lines: BillLine[];
+  incentiveMinor: number;
+  amountMinor: number;
+  /** Warn flags the bill carries (UNFINISHED, GAP...), ADJUSTMENT excepted. */
+  warnCodes: string[];
+  contentSha256: string;
+}
+
+/** The billed content of a session, before a version is assigned. */
+export type RecordContent = Omit<BillingRecord, 'version' | 'contentSha256'>;
+
+export function contentSha256(c: RecordContent): string {
+  const canonical = [
+    c.sessionId, c.status, c.accountId, c.premiseId, c.pevId, c.programId, c.tariffId, c.currency,
+    c.sessionStartMs, c.sessionEndMs, c.energyWh, c.sessionEnergyWh,
+    c.lines.map((l) => [l.kind, l.period, l.wh, l.priceMicro, l.amountMinor]),
+    c.incentiveMinor, c.amountMinor, [...c.warnCodes].sort(),
+  ];
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+export interface SessionIdentity {
+  sessionId: string;
+  accountId: string;
+  premiseId: string;
+  pevId: string;
+  programId: string;
+  tariffId: string;
+  sessionStartMs: number;
+  sessionEndMs: number;
+  sessionEnergyWh: number;
+}
+
+export function billedContent(id: SessionIdentity, bill: PricedBill, warnCodes: readonly string[]): RecordContent {
+  return {
+    ...id,
+    status: 'BILLED',
+    currency: bill.currency,
+    energyWh: bill.energyWh,
+    lines: bill.lines,
+    incentiveMinor: bill.incentiveMinor,
+    amountMinor: bill.totalMinor,
+    warnCodes: warnCodes.filter((c) => c !== 'ADJUSTMENT'),
+  };
+}
+
+export function voidContent(id: SessionIdentity, currency: string): RecordContent {
+  return { ...id, status: 'VOID', currency, energyWh: 0, lines: [], incentiveMinor: 0, amountMinor: 0, warnCodes: [] };
+}
+
+/** The current version of a session's record, and the last exported one. */
+export interface RecordState {
+  latest: { version: number; status: RecordStatus; sha: string; energyWh: number; amountMinor: number; currency: string } | null;
+  exported: { version: number; sha: string; energyWh: number; amountMinor: number } | null;
+}
+
+export type Decision =
+  | { write: false; version: number; kind: 'unchanged' | 'none' }
+  | { write: true; version: number; kind: 'created' | 'rewritten' | 'new-version' };
+
+/**
+ * What to write for a session given its state and the content it should have now (null: held,
+ * nothing billable). Pure; the rules are those of the module comment.
+ */
+export function decide(state: RecordState, want: RecordContent | null, wantSha: string): Decision {
+  const latest = state.latest;
+  if (want === null || want.status === 'VOID') {
+    if (latest === null || latest.status === 'VOID') return { write: false, version: latest?.version ?? 0, kind: 'none' };
+  } else if (latest === null) {
+    return { write: true, version: 1, kind: 'created' };
+  }
+  if (latest === null) return { write: false, version: 0, kind: 'none' };
+  if (latest.sha === wantSha) return { write: false, version: latest.version, kind: 'unchanged' };
+  const frozen = state.exported !== null && state.exported.version === latest.version;
+  return frozen ? { write: true, version: latest.version + 1, kind: 'new-version' } : { write: true, version: latest.version, kind: 'rewritten' };
+}
+
+/** ADJUSTMENT for a session whose current content (after this run) is not what its period's export carried. */
+export function adjustmentFor(
+  state: RecordState,
+  current: { version: number; status: RecordStatus; sha: string; energyWh: number; amountMinor: number } | null,
+  periodExported: boolean,
+  o: RulesConfig['adjustment'],
+): Flag | null {
+  if (!periodExported || current === null) return null;
+  const ex = state.exported;
+  if (ex === null ? current.status !== 'BILLED' : ex.sha === current.sha) return null;
+  return adjustmentFlag(
+    {
+      exportedVersion: ex?.version ?? 0,
+      exportedEnergyWh: ex?.energyWh ?? 0,
+      exportedAmountMinor: ex?.amountMinor ?? 0,
+      version: current.version,
+      energyWh: current.energyWh,
+      amountMinor: current.amountMinor,
+      voided: current.status === 'VOID',
+    },
+    o,
+  );
+}
+
+const STATE_SQL = `
+SELECT r.session_id AS session_id, r.version AS version, r.status AS status, r.content_sha256 AS sha, r.energy_wh AS energy_wh,
+  r.amount_minor AS amount_minor, r.currency AS currency
+FROM
+(
+  SELECT session_id, version, status, content_sha256, energy_wh, amount_minor, currency
+  FROM {db}.billing_record FINAL
+  WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64}
+    AND session_id >= {lo:String} AND session_id < {hi:String}
+  ORDER BY session_id, version DESC
+  LIMIT 1 BY session_id
+) AS r
+`;
+
+const EXPORTED_SQL = `
+SELECT session_id, max(version) AS ex_version, argMax(content_sha256, version) AS ex_sha, argMax(energy_wh, version) AS ex_energy_wh,
+  argMax(amount_minor, version) AS ex_amount_minor
+FROM {db}.billing_export
+WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64}
+  AND session_id >= {lo:String} AND session_id < {hi:String}
+GROUP BY session_id
+`;
+
+/** Billing state of every session of a session-ID range of a period, in two set-based queries. */
+export async function loadStates(store: Store, period: Period, range: { lo: string; hi: string }): Promise<Map<string, RecordState>> {
+  const params = { from_ms: period.fromMs, to_ms: period.toMs, lo: range.lo, hi: range.hi };
+  const out = new Map<string, RecordState>();
+  const latest = await store.select<Record<string, string | number>>(STATE_SQL, params);
+  for (const r of latest) {
+    out.set(String(r['session_id']), {
+      latest: {
+        version: Number(r['version']),
+        status: String(r['status']) as RecordStatus,
+        sha: String(r['sha']),
+        energyWh: Number(r['energy_wh']),
+        amountMinor: Number(r['amount_minor']),
+        currency: String(r['currency']),
+      },
+      exported: null,
+    });
+  }
+  const exported = await store.select<Record<string, string | number>>(EXPORTED_SQL, params);
+  for (const r of exported) {
+    const id = String(r['session_id']);
+    const s = out.get(id) ?? { latest: null, exported: null };
+    s.exported = { version: Number(r['ex_version']), sha: String(r['ex_sha']), energyWh: Number(r['ex_energy_wh']), amountMinor: Number(r['ex_amount_minor']) };
+    out.set(id, s);
+  }
+  return out;
+}
+
+/** Whether the period has been exported, and refuses a period that overlaps an exported one without equalling it. */
+export async function periodExportState(store: Store, period: Period): Promise<boolean> {
+  const rows = await store.select<{ f: string | number; t: string | number; n: string | number }>(
+    `SELECT period_from_ms AS f, period_to_ms AS t, count() AS n FROM {db}.billing_export
+     WHERE period_from_ms < {to_ms:Int64} AND period_to_ms > {from_ms:Int64}
+     GROUP BY period_from_ms, period_to_ms ORDER BY period_from_ms`,
+    { from_ms: period.fromMs, to_ms: period.toMs },
+  );
+  let same = false;
+  for (const r of rows) {
+    const f = Number(r.f);
+    const t = Number(r.t);
+    if (f === period.fromMs && t === period.toMs) {
+      same = true;
+      continue;
+    }
+    throw new PevmeterError(
+      'PEV_INPUT',
+      `period [${new Date(period.fromMs).toISOString()}, ${new Date(period.toMs).toISOString()}) overlaps the exported period [${new Date(f).toISOString()}, ${new Date(t).toISOString()}): a session would be billed twice; reconcile the exported period itself, or one that does not overlap it`,
+    );
+  }
+  return same;
+}
+
+export const BILLING_COLUMNS = [
+  'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'account_id', 'premise_id', 'pev_id',
+  'program_id', 'tariff_id', 'currency', 'session_start_ms', 'session_end_ms', 'energy_wh', 'session_energy_wh',
+  'line_kind', 'line_period', 'line_wh', 'line_price_micro', 'line_amount_minor', 'incentive_minor', 'amount_minor',
+  'warn_codes', 'content_sha256', 'run_id', 'updated_ms',
+] as const;
+
+export function billingRow(period: Period, r: BillingRecord, runId: string, updatedMs: number): unknown[] {
+  return [
+    period.fromMs, period.toMs, r.sessionId, r.version, r.status, r.accountId, r.premiseId, r.pevId,
+    r.programId, r.tariffId, r.currency, r.sessionStartMs, r.sessionEndMs, r.energyWh, r.sessionEnergyWh,
+    r.lines.map((l) => l.kind), r.lines.map((l) => l.period), r.lines.map((l) => l.wh), r.lines.map((l) => l.priceMicro),
+    r.lines.map((l) => l.amountMinor), r.incentiveMinor, r.amountMinor, r.warnCodes, r.contentSha256, runId, updatedMs,
+  ];
+}
+
+export async function insertRows(store: Store, table: string, columns: readonly string[], rows: unknown[][]): Promise<void> {
+  if (rows.length === 0) return;
+  await store.client.insert({
+    table: `${store.database}.${table}`,
+    values: rows,
+    format: 'JSONCompactEachRow',
+    columns: columns as unknown as [string, ...string[]],
+  });
+}
+
+// ------------------------------------------------------------------ export
+
+export type ExportFormat = 'csv' | 'json';
+
+interface CurrentRow {
+  session_id: string;
+  version: number;
+  status: RecordStatus;
+  account_id: string;
+  premise_id: string;
+  pev_id: string;
+  program_id: string;
+  tariff_id: string;
+  currency: string;
+  session_start_ms: number;
+  session_end_ms: number;
+  energy_wh: number;
+  session_energy_wh: number;
+  line_kind: string[];
+  line_period: string[];
+  line_wh: number[];
+  line_price_micro: number[];
+  line_amount_minor: number[];
+  incentive_minor: number;
+  amount_minor: number;
+  warn_codes: string[];
+  content_sha256: string;
+  exported_before: [number, number, number][];
+}
+
+const EXPORT_ROWS_SQL = `
+SELECT
+  r.session_id AS session_id, r.version AS version, r.status AS status, r.account_id AS account_id, r.premise_id AS premise_id,
+  r.pev_id AS pev_id, r.program_id AS program_id, r.tariff_id AS tariff_id, r.currency AS currency,
+  r.session_start_ms AS session_start_ms, r.session_end_ms AS session_end_ms, r.energy_wh AS energy_wh,
+  r.session_energy_wh AS session_energy_wh, r.line_kind AS line_kind, r.line_period AS line_period, r.line_wh AS line_wh,
+  r.line_price_micro AS line_price_micro, r.line_amount_minor AS line_amount_minor, r.incentive_minor AS incentive_minor,
+  r.amount_minor AS amount_minor, r.warn_codes AS warn_codes, r.content_sha256 AS content_sha256,
+  e.ex AS exported_before
+FROM
+(
+  SELECT *
+  FROM {db}.billing_record FINAL
+  WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64}
+    AND ({account:String} = '' OR account_id = {account:String})
+    AND ({premise:String} = '' OR premise_id = {premise:String})
+    AND ({pev:String} = '' OR pev_id = {pev:String})
+    AND ({program:String} = '' OR program_id = {program:String})
+  ORDER BY session_id, version DESC
+  LIMIT 1 BY session_id
+) AS r
+LEFT JOIN
+(
+  SELECT session_id, groupArray((version, energy_wh, amount_minor)) AS ex
+  FROM (SELECT DISTINCT session_id, version, energy_wh, amount_minor FROM {db}.billing_export
+        WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64})
+  GROUP BY session_id
+) AS e ON e.session_id = r.session_id
+ORDER BY session_id
+`;
+
+export interface ExportedRecord {
+  session_id: string;
+  version: number;
+  status: RecordStatus;
+  account_id: string;
+  premise_id: string;
+  pev_id: string;
+  program_id: string;
+  tariff_id: string;
+  currency: string;
+  session_start: string;
+  session_end: string;
+  energy_wh: number;
+  session_energy_wh: number;
+  incentive_minor: number;
+  amount_minor: number;
+  /** This very version went out in an earlier export ('all' mode only). */
+  already_exported: boolean;
+  /** Highest version exported before this one (0: none), and the differences from it. */
+  previous_version: number;
+  delta_energy_wh: number;
+  delta_amount_minor: number;
+  warn_codes: string[];
+  content_sha256: string;
+  lines: { kind: string; period: string; wh: number; price_micro_per_kwh: number; amount_minor: number }[];
+}
+
+export interface ExportResult {
+  exportId: string;
+  records: number;
+  voided: number;
+  energyWh: number;
+  amountMinor: number;
+  file: string;
+}
+
+const CSV_HEADER = [
+  'session_id', 'version', 'status', 'account_id', 'premise_id', 'pev_id', 'program_id', 'tariff_id', 'currency',
+  'session_start', 'session_end', 'record_energy_wh', 'record_amount_minor', 'already_exported', 'previous_version', 'delta_energy_wh',
+  'delta_amount_minor', 'warn_codes', 'line_kind', 'line_period', 'line_wh', 'line_price_micro_per_kwh', 'line_amount_minor',
+];
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export interface ExportOptions {
+  /**
+   * 'pending' (default): the records whose current version has not gone out yet: everything on a
+   * period's first export, the adjustments afterwards. 'all': every current record, again.
+   */
+  mode?: 'pending' | 'all';
+  nowMs?: number;
+}
+
+/** Exports the current records of a period (optionally filtered) and freezes what it exported. */
+export async function exportPeriod(
+  store: Store,
+  period: Period,
+  filters: PeriodFilter,
+  format: ExportFormat,
+  file: string,
+  opts: ExportOptions = {},
+): Promise<ExportResult> {
+  const mode = opts.mode ?? 'pending';
+  const nowMs = opts.nowMs ?? Date.now();
+  const rows = await store.select<CurrentRow>(EXPORT_ROWS_SQL, {
+    from_ms: period.fromMs,
+    to_ms: period.toMs,
+    account: filters.accountId ?? '',
+    premise: filters.premiseId ?? '',
+    pev: filters.pevId ?? '',
+    program: filters.programId ?? '',
+  });
+  const records: ExportedRecord[] = [];
+  for (const r of rows) {
+    const version = Number(r.version);
+    const exportedAll = (r.exported_before ?? []).map((x) => x.map(Number) as [number, number, number]);
+    const already = exportedAll.some((x) => x[0] === version);
+    if (already && mode === 'pending') continue;
+    const before = exportedAll.filter((x) => x[0] < version);
+    before.sort((a, b) => b[0] - a[0]);
+    const prev = before[0];
+    // A VOID version goes out only to cancel something that went out before.
+    if (r.status === 'VOID' && prev === undefined) continue;
+    const energy = Number(r.energy_wh);
+    const amount = Number(r.amount_minor);
+    records.push({
+      session_id: r.session_id,
+      version,
+      status: r.status,
+      account_id: r.account_id,
+      premise_id: r.premise_id,
+      pev_id: r.pev_id,
+      program_id: r.program_id,
+      tariff_id: r.tariff_id,
+      currency: r.currency,
+      session_start: new Date(Number(r.session_start_ms)).toISOString(),
+      session_end: new Date(Number(r.session_end_ms)).toISOString(),
+      energy_wh: energy,
+      session_energy_wh: Number(r.session_energy_wh),
+      incentive_minor: Number(r.incentive_minor),
+      amount_minor: amount,
+      already_exported: already,
+      previous_version: prev?.[0] ?? 0,
+      delta_energy_wh: energy - (prev?.[1] ?? 0),
+      delta_amount_minor: amount - (prev?.[2] ?? 0),
+      warn_codes: r.warn_codes,
+      content_sha256: r.content_sha256,
+      lines: r.line_kind.map((kind, i) => ({
+        kind,
+        period: r.line_period[i] ?? '',
+        wh: Number(r.line_wh[i]),
+        price_micro_per_kwh: Number(r.line_price_micro[i]),
+        amount_minor: Number(r.line_amount_minor[i]),
+      })),
+    });
+  }
+  let text = '';
+  if (format === 'json') {
+    for (const rec of records) text += JSON.stringify(rec) + '\n';
+  } else {
+    text = CSV_HEADER.join(',') + '\n';
+    for (const rec of records) {
+      const head = [
+        rec.session_id, rec.version, rec.status, rec.account_id, rec.premise_id, rec.pev_id, rec.program_id, rec.tariff_id,
+        rec.currency, rec.session_start, rec.session_end, rec.energy_wh, rec.amount_minor, rec.already_exported ? 1 : 0, rec.previous_version,
+        rec.delta_energy_wh, rec.delta_amount_minor, rec.warn_codes.join(' '),
+      ].map(csvField);
+      const lines = rec.lines.length > 0 ? rec.lines : [{ kind: 'void', period: '', wh: 0, price_micro_per_kwh: 0, amount_minor: 0 }];
+      for (const l of lines) {
+        text += [...head, ...[l.kind, l.period, l.wh, l.price_micro_per_kwh, l.amount_minor].map(csvField)].join(',') + '\n';
+      }
+    }
+  }
+  writeFileSync(file, text);
+  const exportId = randomUUID();
+  await insertRows(
+    store,
+    'billing_export',
+    ['export_id', 'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'content_sha256', 'energy_wh', 'amount_minor', 'exported_ms', 'format', 'file'],
+    records.map((rec) => [exportId, period.fromMs, period.toMs, rec.session_id, rec.version, rec.status, rec.content_sha256, rec.energy_wh, rec.amount_minor, nowMs, format, basename(file)]),
+  );
+  let energyWh = 0;
+  let amountMinor = 0;
+  let voided = 0;
+  for (const rec of records) {
+    energyWh += rec.energy_wh;
+    amountMinor += rec.amount_minor;
+    if (rec.status === 'VOID') voided++;
+  }
+  return { exportId, records: records.length, voided, energyWh, amountMinor, file };
+}

@@ -1,0 +1,153 @@
+/**
+ * `pevmeter reconcile`: reconcile a billing period, optionally write the HTML report and export
+ * the period's records (which freezes them). Store flags are the shared ones (--data,
+ * --clickhouse-url, --database, -c for the service configuration); the reconciliation rules,
+ * tariffs and programs come from --reconcile-config (docs/reconcile.md).
+ *
+ * Output: the run summary as JSON on stdout. Progress on stderr: a bar on a terminal, JSON lines
+ * otherwise (--progress overrides: bar, json, none).
+ */
+import { writeFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { openStore } from '../aggregate/store/connect.js';
+import type { Store } from '../aggregate/store/types.js';
+import { addCommonOptions, configFromFlags, type CommonFlags } from '../ingest/cli-options.js';
+import { PevmeterError } from '../ingest/errors.js';
+import { storeOptionsOf } from '../ingest/service.js';
+import { exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
+import { loadReconcileConfig, type ReconcileConfig } from './config.js';
+import { renderReport } from './report.js';
+import { parseInstant, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
+import type { Period, PeriodFilter } from './types.js';
+
+export interface ReconcileFlags extends CommonFlags {
+  from: string;
+  to: string;
+  account?: string;
+  premise?: string;
+  pev?: string;
+  program?: string;
+  reconcileConfig?: string;
+  asOf?: string;
+  report?: string;
+  export?: ExportFormat;
+  out?: string;
+  exportAll?: boolean;
+  progress?: 'auto' | 'bar' | 'json' | 'none';
+}
+
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface ReconcileCommandResult {
+  summary: RunSummary;
+  report: string | null;
+  export: ExportResult | null;
+}
+
+/** A progress sink for `reconcilePeriod`: a bar on a terminal, JSON lines, or nothing. */
+export function progressReporter(mode: ReconcileFlags['progress'], io: CommandIo): { onProgress: (p: ReconcileProgress) => void; stop: () => void } {
+  const resolved = mode === undefined || mode === 'auto' ? (io.stderr.isTTY === true ? 'bar' : 'json') : mode;
+  if (resolved === 'none') return { onProgress: () => {}, stop: () => {} };
+  if (resolved === 'json') {
+    return {
+      onProgress: (p) => io.stderr.write(JSON.stringify({ event: 'reconcile.progress', ...p }) + '\n'),
+      stop: () => {},
+    };
+  }
+  const bar = new SingleBar({
+    stream: io.stderr,
+    format: 'reconcile |{bar}| {percentage}% | batch {value}/{total} | {sessions} sessions | {rate} sessions/s',
+    hideCursor: true,
+  });
+  let started = false;
+  return {
+    onProgress: (p) => {
+      const payload = { sessions: p.sessions, rate: p.elapsedMs > 0 ? Math.round((p.sessions * 1000) / p.elapsedMs) : 0 };
+      if (!started) {
+        bar.start(Math.max(1, p.batches), 0, payload);
+        started = true;
+      }
+      bar.update(p.batch, payload);
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
+}
+
+/** Everything `pevmeter reconcile` does after parsing flags; the store is opened and closed here unless given. */
+export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?: { store: Store; config?: ReconcileConfig }): Promise<ReconcileCommandResult> {
+  const period: Period = { fromMs: parseInstant('--from', flags.from), toMs: parseInstant('--to', flags.to) };
+  const filters: PeriodFilter = {};
+  if (flags.account !== undefined) filters.accountId = flags.account;
+  if (flags.premise !== undefined) filters.premiseId = flags.premise;
+  if (flags.pev !== undefined) filters.pevId = flags.pev;
+  if (flags.program !== undefined) filters.programId = flags.program;
+  if ((flags.export === undefined) !== (flags.out === undefined)) {
+    throw new PevmeterError('PEV_INPUT', '--export and --out go together: --export csv|json --out FILE');
+  }
+  const cfg = given?.config ?? loadReconcileConfig(flags.reconcileConfig);
+  let store = given?.store;
+  const owned = store === undefined;
+  if (store === undefined) {
+    store = await openStore(storeOptionsOf(configFromFlags(flags)));
+    await store.migrate();
+  }
+  const progress = progressReporter(flags.progress, io);
+  try {
+    const summary = await reconcilePeriod(store, period, filters, cfg, {
+      ...(flags.asOf !== undefined ? { asOfMs: parseInstant('--as-of', flags.asOf) } : {}),
+      onProgress: progress.onProgress,
+    });
+    progress.stop();
+    let report: string | null = null;
+    if (flags.report !== undefined) {
+      writeFileSync(flags.report, renderReport(summary));
+      report = flags.report;
+    }
+    let exported: ExportResult | null = null;
+    if (flags.export !== undefined && flags.out !== undefined) {
+      exported = await exportPeriod(store, period, filters, flags.export, flags.out, { mode: flags.exportAll === true ? 'all' : 'pending' });
+    }
+    // The report's per-session samples stay out of the summary (undefined is not serialized).
+    io.stdout.write(JSON.stringify({ ...summary, heldSamples: undefined, report, export: exported }, null, 2) + '\n');
+    return { summary, report, export: exported };
+  } finally {
+    progress.stop();
+    if (owned) await store.close();
+  }
+}
+
+function oneOf<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+}
+
+export function registerReconcileCommand(program: Command): void {
+  addCommonOptions(
+    program
+      .command('reconcile')
+      .description('reconcile a billing period: rules, flags, billing records; optionally an HTML report and an export (which freezes the records)')
+      .requiredOption('--from <time>', 'period start, UTC (ISO 8601 with Z or an offset, or epoch ms), inclusive')
+      .requiredOption('--to <time>', 'period end, UTC, exclusive')
+      .option('--account <id>', 'only sessions of this account (by enrollment)')
+      .option('--premise <id>', 'only sessions reported for this premise')
+      .option('--pev <vin>', 'only sessions of this PEV')
+      .option('--program <id>', 'only sessions of this program (by enrollment)')
+      .option('--reconcile-config <file>', 'rules, tariffs and programs (YAML or JSON); see docs/reconcile.md')
+      .option('--as-of <time>', 'the run\'s "now" for future intervals and unfinished sessions (default: now)')
+      .option('--report <file>', 'write the HTML report here')
+      .option('--export <format>', 'export the period\'s pending records: csv or json (needs --out)', oneOf('--export', ['csv', 'json'] as const))
+      .option('--out <file>', 'export file')
+      .option('--export-all', 'export every current record, not only those not exported yet')
+      .option('--progress <mode>', 'auto (bar on a terminal, JSON lines otherwise), bar, json or none', oneOf('--progress', ['auto', 'bar', 'json', 'none'] as const), 'auto'),
+  ).action(async (flags: ReconcileFlags) => {
+    await runReconcile(flags, { stdout: process.stdout, stderr: process.stderr });
+  });
+}

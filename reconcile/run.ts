@@ -1,0 +1,380 @@
+/**
+ * One reconciliation run over a period: read the facts batch by batch, measure, apply the rules,
+ * bill what is not held, version the billing records, store the session results, and gather what
+ * the report shows. The library entry point is `reconcilePeriod`; the CLI (command.ts) and the
+ * benchmark call it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../aggregate/store/types.js';
+import { PevmeterError } from '../ingest/errors.js';
+import {
+  BILLING_COLUMNS, adjustmentFor, billedContent, billingRow, contentSha256, decide, insertRows, loadStates,
+  periodExportState, voidContent, type BillingRecord, type RecordContent, type SessionIdentity,
+} from './billing.js';
+import { configHash, type ReconcileConfig } from './config.js';
+import { FactsReader } from './facts.js';
+import { measure } from './measures.js';
+import { evaluateRules, isHeld, type RuleContext } from './rules/index.js';
+import { ALL_TIME, TouCalendar, minuteSeries, priceSplit, splitPieces, type PricedBill, type Stretches } from './tou.js';
+import { FLAG_CODES, type Flag, type FlagCode, type Period, type PeriodFilter, type SessionFacts, type SessionMeasures } from './types.js';
+
+const DAY_MS = 86_400_000;
+
+export interface ReconcileProgress {
+  phase: 'open' | 'batch' | 'done';
+  batch: number;
+  batches: number;
+  sessions: number;
+  estimate: number;
+  elapsedMs: number;
+}
+
+export interface ReconcileOptions {
+  /** The run's "now": intervals after it are in the future; UNFINISHED means no summary by then. Default: Date.now(). */
+  asOfMs?: number;
+  onProgress?: (p: ReconcileProgress) => void;
+}
+
+export interface HeldSample {
+  sessionId: string;
+  accountId: string;
+  premiseId: string;
+  pevId: string;
+  startMs: number;
+  endMs: number;
+  eumdWh: number;
+  intervalSumWh: number;
+  vehicleWh: number | null;
+  summaryWh: number | null;
+  flags: Flag[];
+  /** UTC minute start (ms) and Wh. */
+  minutes: [number, number][];
+  gapRanges: [number, number][];
+  /** Intervals a flag points at: start, end, code. */
+  marks: [number, number, string][];
+}
+
+export interface RunSummary {
+  runId: string;
+  period: Period;
+  filters: PeriodFilter;
+  asOfMs: number;
+  configSha256: string;
+  startedMs: number;
+  finishedMs: number;
+  sessions: number;
+  billed: number;
+  held: number;
+  /** EUMD energy of every session reconciled, whole sessions. */
+  eumdWh: number;
+  /** Billed energy inside the period, and the amount, per currency. */
+  billedWh: number;
+  amountMinor: Record<string, number>;
+  incentiveMinor: Record<string, number>;
+  flags: Record<FlagCode, { sessions: number; warn: number; hold: number }>;
+  /** Sessions held, by the hold codes they carry. */
+  heldBy: Partial<Record<FlagCode, number>>;
+  records: { created: number; rewritten: number; newVersions: number; unchanged: number; voided: number };
+  adjustments: number;
+  histogram: {
+    binPercent: number;
+    rangePercent: number;
+    /** counts[i] covers [-range + i*bin, -range + (i+1)*bin) percent. */
+    counts: number[];
+    below: number;
+    above: number;
+    withVehicle: number;
+    toleranceShare: number;
+    toleranceWh: number;
+  };
+  heldSamples: HeldSample[];
+  heldSampleCap: number;
+  batches: number;
+  sessionsPerSecond: number;
+  /** Where the time went, ms: reading facts (query and parsing), billing state, rules and pricing, writes. */
+  timings: { openMs: number; readMs: number; stateMs: number; evaluateMs: number; writeMs: number };
+}
+
+/** Parses a period bound: ISO 8601 with a zone, or epoch ms. Local times without a zone are refused. */
+export function parseInstant(name: string, v: string | number): number {
+  let ms: number;
+  if (typeof v === 'number') ms = v;
+  else if (/^-?\d+$/.test(v)) ms = Number(v);
+  else {
+    if (!/(Z|[+-]\d\d:?\d\d)$/.test(v) && !/^\d{4}-\d{2}-\d{2}$/.test(v)) {
+      throw new PevmeterError('PEV_INPUT', `${name}: ${JSON.stringify(v)} has no time zone; periods are UTC: write 2026-10-01T00:00:00Z`);
+    }
+    ms = Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v);
+  }
+  if (!Number.isInteger(ms)) throw new PevmeterError('PEV_INPUT', `${name}: ${JSON.stringify(v)} is not an ISO 8601 date-time or epoch milliseconds`);
+  return ms;
+}
+
+export function checkPeriod(period: Period): void {
+  if (!(period.toMs > period.fromMs)) {
+    throw new PevmeterError('PEV_INPUT', `period: to (${new Date(period.toMs).toISOString()}) must be after from (${new Date(period.fromMs).toISOString()})`);
+  }
+  if (period.toMs - period.fromMs > 400 * DAY_MS) throw new PevmeterError('PEV_INPUT', 'period: at most 400 days');
+}
+
+const SESSION_COLUMNS = [
+  'period_from_ms', 'period_to_ms', 'session_id', 'run_id', 'run_seq', 'status', 'account_id', 'premise_id', 'pev_id',
+  'esci_id', 'program_id', 'tariff_id', 'session_start_ms', 'session_end_ms', 'eumd_wh', 'interval_sum_wh', 'period_wh',
+  'has_end', 'esci_wh', 'has_vehicle', 'vehicle_wh', 'has_grant', 'granted_wh', 'intervals_seen', 'intervals_missing',
+  'flag_code', 'flag_severity', 'flag_observed', 'flag_threshold', 'flag_detail',
+] as const;
+
+let lastSeq = 0;
+/** Strictly increasing per process; across processes, runs a millisecond apart order by time. */
+function nextRunSeq(): number {
+  const s = Math.max(Date.now() * 1000, lastSeq + 1);
+  lastSeq = s;
+  return s;
+}
+
+function emptyFlags(): RunSummary['flags'] {
+  return Object.fromEntries(FLAG_CODES.map((c) => [c, { sessions: 0, warn: 0, hold: 0 }])) as RunSummary['flags'];
+}
+
+/** Interval marks for the report: the intervals a flag is about. */
+function marksOf(f: SessionFacts, m: SessionMeasures, flags: readonly Flag[], cfg: ReconcileConfig): [number, number, string][] {
+  const out: [number, number, string][] = [];
+  const codes = new Set(flags.map((x) => x.code));
+  const limitW = Math.max(f.grant?.rateW ?? 0, f.enrollment?.ratedPowerW ?? 0) || cfg.rules.spike.defaultRatedPowerW;
+  let prevEnd = -Infinity;
+  let prevSeq = -2;
+  for (const x of f.intervals) {
+    const end = x.startMs + x.lenS * 1000;
+    if (codes.has('DUPLICATE_CONFLICT') && x.copies > 1) out.push([x.startMs, end, 'DUPLICATE_CONFLICT']);
+    if (codes.has('NEGATIVE') && x.energyWh < 0) out.push([x.startMs, end, 'NEGATIVE']);
+    if (codes.has('SPIKE') && x.energyWh > ((limitW * x.lenS) / 3600) * (1 + cfg.rules.spike.powerTolerance) + cfg.rules.spike.slackWh) out.push([x.startMs, end, 'SPIKE']);
+    if (codes.has('CLOCK') && ((x.seq === prevSeq + 1 && x.startMs !== prevEnd) || x.lenS !== m.intervalS)) out.push([x.startMs, end, 'CLOCK']);
+    prevEnd = end;
+    prevSeq = x.seq;
+  }
+  return out;
+}
+
+/**
+ * Reconciles every session touching `period` (optionally filtered), writes the results and billing
+ * records, and returns what the report shows. Re-running with the same data writes no new record.
+ */
+export async function reconcilePeriod(
+  store: Store,
+  period: Period,
+  filters: PeriodFilter,
+  cfg: ReconcileConfig,
+  opts: ReconcileOptions = {},
+): Promise<RunSummary> {
+  checkPeriod(period);
+  const startedMs = Date.now();
+  const asOfMs = opts.asOfMs ?? startedMs;
+  const runId = randomUUID();
+  const runSeq = nextRunSeq();
+  const progress = opts.onProgress ?? (() => {});
+  const periodExported = await periodExportState(store, period);
+
+  const reader = new FactsReader(store, {
+    period,
+    filters,
+    asOfMs,
+    maxSpanDays: cfg.sessions.maxSpanDays,
+    batchSessions: cfg.sessions.batchSessions,
+  });
+  await reader.open();
+  progress({ phase: 'open', batch: 0, batches: reader.batches, sessions: 0, estimate: reader.estimate, elapsedMs: Date.now() - startedMs });
+
+  // One calendar per tariff over everything a run can read, built on first use.
+  const span = cfg.sessions.maxSpanDays * DAY_MS;
+  const calendars = new Map<string, TouCalendar>();
+  const calendarOf = (tariffId: string): TouCalendar => {
+    let cal = calendars.get(tariffId);
+    if (cal === undefined) {
+      const t = cfg.tariffs[tariffId];
+      if (t === undefined) throw new Error(`tariff ${tariffId} vanished from the configuration`);
+      cal = new TouCalendar(tariffId, t, period.fromMs - span - DAY_MS, Math.max(period.toMs, asOfMs) + span + DAY_MS);
+      calendars.set(tariffId, cal);
+    }
+    return cal;
+  };
+
+  const R = cfg.report.histogramRangePercent;
+  const summary: RunSummary = {
+    runId, period, filters, asOfMs, configSha256: configHash(cfg), startedMs, finishedMs: 0,
+    sessions: 0, billed: 0, held: 0, eumdWh: 0, billedWh: 0, amountMinor: {}, incentiveMinor: {},
+    flags: emptyFlags(), heldBy: {},
+    records: { created: 0, rewritten: 0, newVersions: 0, unchanged: 0, voided: 0 },
+    adjustments: 0,
+    histogram: {
+      binPercent: 1, rangePercent: R, counts: new Array<number>(2 * R).fill(0), below: 0, above: 0, withVehicle: 0,
+      toleranceShare: cfg.rules.vehicleMismatch.toleranceShare, toleranceWh: cfg.rules.vehicleMismatch.toleranceWh,
+    },
+    heldSamples: [], heldSampleCap: cfg.report.maxHeldSessions, batches: reader.batches, sessionsPerSecond: 0,
+    timings: { openMs: Date.now() - startedMs, readMs: 0, stateMs: 0, evaluateMs: 0, writeMs: 0 },
+  };
+  const cap = cfg.report.maxHeldSessions;
+
+  const timings = summary.timings;
+  let mark = Date.now();
+  const lap = (key: keyof RunSummary['timings']): void => {
+    const now = Date.now();
+    timings[key] += now - mark;
+    mark = now;
+  };
+  for await (const batch of reader.read()) {
+    lap('readMs');
+    const states = await loadStates(store, period, batch.range);
+    lap('stateMs');
+    const billingRows: unknown[][] = [];
+    const sessionRows: unknown[][] = [];
+    for (const f of batch.sessions) {
+      const m = measure(f);
+      const e = f.enrollment;
+      const program = e === null ? null : (cfg.programs[e.programId] ?? null);
+      const tariffId = e === null || program === null ? null : cfg.tariffs[e.tariffId] !== undefined ? e.tariffId : program.tariff;
+      const cal: Stretches = tariffId === null ? ALL_TIME : calendarOf(tariffId);
+      const split = splitPieces(m.pieces, cal, period);
+      let touWh: Record<string, number> | null = null;
+      if (tariffId !== null) {
+        touWh = {};
+        cal.periods.forEach((p, i) => (touWh![p] = (split.inside[i] ?? 0) + (split.outside[i] ?? 0)));
+      }
+      const ctx: RuleContext = { asOfMs, period, program, tariffId, touWh };
+      const flags = evaluateRules(f, m, cfg.rules, ctx);
+      const held = isHeld(flags);
+      let periodWh = 0;
+      for (const x of split.inside) periodWh += x;
+
+      const identity: SessionIdentity = {
+        sessionId: f.sessionId,
+        accountId: e?.accountId ?? '',
+        premiseId: f.esciPremiseId ?? f.premiseIds[0] ?? '',
+        pevId: f.pevId,
+        programId: e?.programId ?? '',
+        tariffId: tariffId ?? '',
+        sessionStartMs: m.startMs,
+        sessionEndMs: m.endMs,
+        sessionEnergyWh: m.eumdWh,
+      };
+      let bill: PricedBill | null = null;
+      let want: RecordContent | null = null;
+      if (!held && tariffId !== null) {
+        const codes = flags.map((x) => x.code);
+        bill = priceSplit(cal as TouCalendar, split.inside, program ?? undefined, codes);
+        want = billedContent(identity, bill, flags.filter((x) => x.severity === 'warn').map((x) => x.code));
+      }
+      const state = states.get(f.sessionId) ?? { latest: null, exported: null };
+      if (want === null && state.latest !== null && state.latest.status === 'BILLED') {
+        want = voidContent(identity, state.latest.currency);
+      }
+      const wantSha = want === null ? '' : contentSha256(want);
+      const d = decide(state, want, wantSha);
+      let current: { version: number; status: 'BILLED' | 'VOID'; sha: string; energyWh: number; amountMinor: number } | null = state.latest;
+      if (d.write && want !== null) {
+        const rec: BillingRecord = { ...want, version: d.version, contentSha256: wantSha };
+        billingRows.push(billingRow(period, rec, runId, runSeq));
+        current = { version: d.version, status: rec.status, sha: wantSha, energyWh: rec.energyWh, amountMinor: rec.amountMinor };
+        if (rec.status === 'VOID') summary.records.voided++;
+        else if (d.kind === 'created') summary.records.created++;
+        else if (d.kind === 'rewritten') summary.records.rewritten++;
+        else summary.records.newVersions++;
+      } else if (d.kind === 'unchanged') {
+        summary.records.unchanged++;
+      }
+      const adj = adjustmentFor(state, current, periodExported, cfg.rules.adjustment);
+      if (adj !== null) {
+        flags.push(adj);
+        summary.adjustments++;
+      }
+
+      // Totals.
+      summary.sessions++;
+      summary.eumdWh += m.eumdWh;
+      if (held) {
+        summary.held++;
+        for (const fl of flags) if (fl.severity === 'hold') summary.heldBy[fl.code] = (summary.heldBy[fl.code] ?? 0) + 1;
+      } else if (bill !== null) {
+        summary.billed++;
+        summary.billedWh += bill.energyWh;
+        summary.amountMinor[bill.currency] = (summary.amountMinor[bill.currency] ?? 0) + bill.totalMinor;
+        summary.incentiveMinor[bill.currency] = (summary.incentiveMinor[bill.currency] ?? 0) + bill.incentiveMinor;
+      }
+      const seenCodes = new Set<FlagCode>();
+      for (const fl of flags) {
+        const c = summary.flags[fl.code];
+        if (!seenCodes.has(fl.code)) c.sessions++;
+        seenCodes.add(fl.code);
+        c[fl.severity]++;
+      }
+      if (f.vehicle !== null && m.eumdWh > 0) {
+        const h = summary.histogram;
+        h.withVehicle++;
+        // Integer bin arithmetic: (vehicle - eumd) * 100 / eumd percent, floored.
+        const bin = Math.floor(((f.vehicle.runningWh - m.eumdWh) * 100) / m.eumdWh) + R;
+        if (bin < 0) h.below++;
+        else if (bin >= 2 * R) h.above++;
+        else h.counts[bin]!++;
+      }
+      if (held && cap > 0) {
+        const samples = summary.heldSamples;
+        // Keep the `cap` smallest session IDs: the same sessions whatever the batch order.
+        if (samples.length < cap || f.sessionId < samples[samples.length - 1]!.sessionId) {
+          samples.push({
+            sessionId: f.sessionId,
+            accountId: identity.accountId,
+            premiseId: identity.premiseId,
+            pevId: f.pevId,
+            startMs: m.startMs,
+            endMs: m.endMs,
+            eumdWh: m.eumdWh,
+            intervalSumWh: m.intervalSumWh,
+            vehicleWh: f.vehicle?.runningWh ?? null,
+            summaryWh: f.end?.energyWh ?? null,
+            flags,
+            minutes: minuteSeries(m.pieces),
+            gapRanges: m.gapRanges,
+            marks: marksOf(f, m, flags, cfg),
+          });
+          samples.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
+          if (samples.length > cap) samples.length = cap;
+        }
+      }
+
+      sessionRows.push([
+        period.fromMs, period.toMs, f.sessionId, runId, runSeq, held ? 'HELD' : bill !== null ? 'BILLED' : 'UNBILLED',
+        identity.accountId, identity.premiseId, f.pevId, f.esciId, identity.programId, identity.tariffId,
+        m.startMs, m.endMs, m.eumdWh, m.intervalSumWh, periodWh,
+        f.end === null ? 0 : 1, f.end?.energyWh ?? 0, f.vehicle === null ? 0 : 1, f.vehicle?.runningWh ?? 0,
+        f.grant === null ? 0 : 1, f.grant?.grantedWh ?? 0, m.seen, m.missing,
+        flags.map((x) => x.code), flags.map((x) => x.severity), flags.map((x) => JSON.stringify(x.observed)),
+        flags.map((x) => JSON.stringify(x.threshold)), flags.map((x) => x.detail ?? ''),
+      ]);
+    }
+    lap('evaluateMs');
+    await insertRows(store, 'billing_record', BILLING_COLUMNS, billingRows);
+    await insertRows(store, 'reconcile_session', SESSION_COLUMNS, sessionRows);
+    lap('writeMs');
+    progress({
+      phase: 'batch', batch: batch.index + 1, batches: batch.of, sessions: summary.sessions,
+      estimate: reader.estimate, elapsedMs: Date.now() - startedMs,
+    });
+  }
+
+  summary.finishedMs = Date.now();
+  const seconds = Math.max(0.001, (summary.finishedMs - startedMs) / 1000);
+  summary.sessionsPerSecond = Math.round(summary.sessions / seconds);
+  let amount = 0;
+  for (const v of Object.values(summary.amountMinor)) amount += v;
+  const brief = { ...summary, heldSamples: undefined };
+  await insertRows(
+    store,
+    'reconcile_run',
+    ['run_id', 'period_from_ms', 'period_to_ms', 'filter_account', 'filter_premise', 'filter_pev', 'filter_program', 'config_sha256',
+      'as_of_ms', 'started_ms', 'finished_ms', 'sessions', 'billed', 'held', 'energy_wh', 'amount_minor', 'summary_json'],
+    [[runId, period.fromMs, period.toMs, filters.accountId ?? '', filters.premiseId ?? '', filters.pevId ?? '', filters.programId ?? '',
+      summary.configSha256, asOfMs, startedMs, summary.finishedMs, summary.sessions, summary.billed, summary.held, summary.billedWh,
+      amount, JSON.stringify(brief)]],
+  );
+  progress({ phase: 'done', batch: reader.batches, batches: reader.batches, sessions: summary.sessions, estimate: reader.estimate, elapsedMs: summary.finishedMs - startedMs });
+  return summary;
+}

@@ -1,0 +1,417 @@
+/**
+ * Time of use: which tariff period each instant belongs to, in the program's time zone, and the
+ * exact split of a session's energy into those periods, priced in integer minor units.
+ *
+ * Calendar. A tariff's windows are local wall times ("16:00"-"21:00"). For every local date in a
+ * range we convert the date's window edges to UTC once, giving a sorted table of UTC cuts with
+ * the period of each stretch between them; looking an instant up is a binary search. Because the
+ * conversion is per local date, a 23-hour day (spring forward) and a 25-hour day (fall back) come
+ * out right by construction. Two rules settle wall times a transition makes special:
+ *   - a wall time that does not exist (02:30 on a spring-forward day) maps to the transition
+ *     instant (the first instant after the skipped hour);
+ *   - a wall time that occurs twice (01:30 on a fall-back day) maps to its first occurrence.
+ * A window matches a date by the date it starts on (`days`, `months`); one whose `to` is not
+ * after its `from` runs past midnight into the next date. Windows are tried in order, the first
+ * covering a minute wins, and `defaultPeriod` takes every minute no window covers.
+ *
+ * Exact split. A piece of energy (an interval, or a register delta across a gap) is split by the
+ * cuts inside it in proportion to time, with integers only: each part gets floor(E * d_i / D),
+ * and the Wh left over go one each to the parts with the largest remainders (E * d_i mod D), the
+ * earlier part first on a tie (largest-remainder method). The parts always add up to E exactly.
+ *
+ * Money. A price is an integer of millionths of a minor unit per kWh (config.ts). A line's amount
+ * is Wh * price / 10^9 minor units, rounded half up (half a cent rounds to the next cent), once
+ * per line; a bill's total is the sum of its rounded lines. All products are taken in BigInt.
+ */
+import { parsePriceMicro, WEEKDAYS, type ProgramConfig, type TariffConfig } from './config.js';
+import type { Period, Piece } from './types.js';
+
+const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
+/** Local wall-clock fields of an instant. */
+export function localFields(tz: string, t: number): { y: number; m: number; d: number; hh: number; mm: number; ss: number } {
+  const out = { y: 0, m: 0, d: 0, hh: 0, mm: 0, ss: 0 };
+  for (const p of formatter(tz).formatToParts(new Date(t))) {
+    switch (p.type) {
+      case 'year': out.y = Number(p.value); break;
+      case 'month': out.m = Number(p.value); break;
+      case 'day': out.d = Number(p.value); break;
+      case 'hour': out.hh = Number(p.value); break;
+      case 'minute': out.mm = Number(p.value); break;
+      case 'second': out.ss = Number(p.value); break;
+      default: break;
+    }
+  }
+  return out;
+}
+
+/** Local time minus UTC at instant t, ms (-25200000 for PDT). */
+export function utcOffsetMs(tz: string, t: number): number {
+  const s = Math.floor(t / 1000) * 1000;
+  const f = localFields(tz, s);
+  return Date.UTC(f.y, f.m - 1, f.d, f.hh, f.mm, f.ss) - s;
+}
+
+/**
+ * The UTC instant of a local wall time `minutes` after midnight of local date y-m-d (minutes may
+ * be 1440: the next midnight). Non-existent wall times map to the transition, repeated ones to
+ * their first occurrence (see the module comment).
+ */
+export function localToUtc(tz: string, y: number, m: number, d: number, minutes: number): number {
+  const wall = Date.UTC(y, m - 1, d) + minutes * MINUTE_MS;
+  const before = utcOffsetMs(tz, wall - DAY_MS);
+  const after = utcOffsetMs(tz, wall + DAY_MS);
+  const valid: number[] = [];
+  for (const o of before === after ? [before] : [before, after]) {
+    const u = wall - o;
+    if (utcOffsetMs(tz, u) === o) valid.push(u);
+  }
+  if (valid.length > 0) return Math.min(...valid);
+  // In a spring-forward gap: the transition lies between the two readings; find it to the second.
+  let lo = wall - after; // still on the old offset
+  let hi = wall - before; // already on the new one
+  lo = Math.floor(lo / 1000);
+  hi = Math.ceil(hi / 1000);
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (utcOffsetMs(tz, mid * 1000) === before) lo = mid;
+    else hi = mid;
+  }
+  return hi * 1000;
+}
+
+function minutesOf(hhmm: string): number {
+  const [h, m] = hhmm.split(':') as [string, string];
+  return Number(h) * 60 + Number(m);
+}
+
+/** Sorted UTC cuts and the period of each stretch between them. */
+export interface Stretches {
+  readonly periods: readonly string[];
+  readonly cuts: readonly number[];
+  readonly periodOf: readonly number[];
+  stretchAt(t: number): number;
+}
+
+/** One stretch covering all time: for sessions with no tariff, split only at the period's edges. */
+export const ALL_TIME: Stretches = {
+  periods: ['all'],
+  cuts: [-8.64e15, 8.64e15],
+  periodOf: [0],
+  stretchAt: () => 0,
+};
+
+/** The stretches of a tariff over a range of local dates. */
+export class TouCalendar implements Stretches {
+  /** Period names; a stretch's period is an index into this. */
+  readonly periods: string[];
+  /** cuts[k] is where stretch k starts; the last cut ends the covered range. */
+  readonly cuts: number[] = [];
+  readonly periodOf: number[] = [];
+  /** Price of each period, millionths of a minor unit per kWh, parsed once. */
+  readonly priceMicro: number[];
+  readonly fromMs: number;
+  readonly toMs: number;
+
+  constructor(
+    readonly tariffId: string,
+    readonly tariff: TariffConfig,
+    fromMs: number,
+    toMs: number,
+  ) {
+    const names = [tariff.defaultPeriod];
+    for (const w of tariff.windows) if (!names.includes(w.period)) names.push(w.period);
+    this.periods = names;
+    this.priceMicro = names.map((p) => parsePriceMicro(tariff.prices[p] ?? '0'));
+    const tz = tariff.timeZone;
+    const windows = tariff.windows.map((w) => ({
+      period: names.indexOf(w.period),
+      from: minutesOf(w.from),
+      to: minutesOf(w.to),
+      days: w.days === undefined ? null : new Set(w.days.map((d) => WEEKDAYS.indexOf(d))),
+      months: w.months === undefined ? null : new Set(w.months),
+    }));
+    const matches = (w: (typeof windows)[number], y: number, m: number, d: number): boolean => {
+      const dow = (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7; // 0 = Monday
+      return (w.days === null || w.days.has(dow)) && (w.months === null || w.months.has(m));
+    };
+    // One local date before the range's first and one after its last: a stretch may start there.
+    const first = localFields(tz, fromMs);
+    const last = localFields(tz, toMs);
+    const lastDay = Date.UTC(last.y, last.m - 1, last.d) + DAY_MS;
+    for (let day = Date.UTC(first.y, first.m - 1, first.d) - DAY_MS; day <= lastDay; day += DAY_MS) {
+      const dt = new Date(day);
+      const y = dt.getUTCFullYear();
+      const m = dt.getUTCMonth() + 1;
+      const d = dt.getUTCDate();
+      const prev = new Date(day - DAY_MS);
+      const py = prev.getUTCFullYear();
+      const pm = prev.getUTCMonth() + 1;
+      const pd = prev.getUTCDate();
+      // Minute ranges of this date and the window index covering each, by priority.
+      const spans: { a: number; b: number; w: number }[] = [];
+      windows.forEach((w, i) => {
+        if (w.from < w.to) {
+          if (matches(w, y, m, d)) spans.push({ a: w.from, b: w.to, w: i });
+        } else {
+          if (matches(w, y, m, d)) spans.push({ a: w.from, b: 1440, w: i });
+          if (w.to > 0 && matches(w, py, pm, pd)) spans.push({ a: 0, b: w.to, w: i });
+        }
+      });
+      const marks = new Set<number>([0, 1440]);
+      for (const s of spans) {
+        marks.add(s.a);
+        marks.add(s.b);
+      }
+      const sorted = [...marks].sort((a, b) => a - b);
+      for (let k = 0; k + 1 < sorted.length; k++) {
+        const a = sorted[k]!;
+        const b = sorted[k + 1]!;
+        let best = -1;
+        for (const s of spans) if (s.a <= a && b <= s.b && (best === -1 || s.w < best)) best = s.w;
+        const period = best === -1 ? 0 : windows[best]!.period;
+        const ua = localToUtc(tz, y, m, d, a);
+        const ub = localToUtc(tz, y, m, d, b);
+        if (ub <= ua) continue; // collapsed by a spring-forward gap
+        this.push(ua, period);
+        if (k + 2 === sorted.length && day === lastDay) this.cuts.push(ub);
+      }
+    }
+    this.fromMs = this.cuts[0]!;
+    this.toMs = this.cuts[this.cuts.length - 1]!;
+  }
+
+  private push(at: number, period: number): void {
+    const n = this.periodOf.length;
+    if (n > 0 && this.periodOf[n - 1] === period) return;
+    if (n > 0 && this.cuts[n - 1] === at) {
+      this.periodOf[n - 1] = period;
+      return;
+    }
+    this.cuts.push(at);
+    this.periodOf.push(period);
+  }
+
+  /** Index of the stretch holding instant t. */
+  stretchAt(t: number): number {
+    if (t < this.fromMs || t >= this.toMs) {
+      throw new RangeError(`TouCalendar ${this.tariffId}: ${new Date(t).toISOString()} is outside [${new Date(this.fromMs).toISOString()}, ${new Date(this.toMs).toISOString()})`);
+    }
+    let lo = 0;
+    let hi = this.periodOf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.cuts[mid]! <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  periodAt(t: number): string {
+    return this.periods[this.periodOf[this.stretchAt(t)]!]!;
+  }
+}
+
+/**
+ * Splits `total` Wh over parts weighted by `weights` (positive integers, e.g. milliseconds):
+ * floor shares, then the leftover Wh to the largest remainders, the earlier part on a tie.
+ * The result always sums to `total`.
+ */
+export function allocate(total: number, weights: readonly number[]): number[] {
+  const n = weights.length;
+  if (n === 1) return [total];
+  if (total < 0) return allocate(-total, weights).map((x) => (x === 0 ? 0 : -x));
+  let W = 0;
+  for (const w of weights) W += w;
+  const out = new Array<number>(n);
+  const rem = new Array<number | bigint>(n);
+  let given = 0;
+  if (Number.isSafeInteger(total * W)) {
+    for (let i = 0; i < n; i++) {
+      const p = total * weights[i]!;
+      const q = Math.floor(p / W);
+      out[i] = q;
+      rem[i] = p - q * W;
+      given += q;
+    }
+  } else {
+    const T = BigInt(total);
+    const BW = BigInt(W);
+    for (let i = 0; i < n; i++) {
+      const p = T * BigInt(weights[i]!);
+      const q = p / BW;
+      out[i] = Number(q);
+      rem[i] = p - q * BW;
+      given += Number(q);
+    }
+  }
+  let left = total - given;
+  if (left > 0) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+      const ra = rem[a]!;
+      const rb = rem[b]!;
+      return ra > rb ? -1 : ra < rb ? 1 : a - b;
+    });
+    for (let k = 0; left > 0; k++, left--) out[order[k]!]! += 1;
+  }
+  return out;
+}
+
+/** Energy of a session by tariff period (indices of `cal.periods`), inside and outside the billing period. */
+export interface TouSplit {
+  inside: number[];
+  outside: number[];
+}
+
+/**
+ * Splits the timeline over the calendar's stretches and the billing period's edges, exactly.
+ * A piece wholly inside one stretch and one side of the period is added as is.
+ */
+export function splitPieces(pieces: readonly Piece[], cal: Stretches, period: Period): TouSplit {
+  const P = cal.periods.length;
+  const inside = new Array<number>(P).fill(0);
+  const outside = new Array<number>(P).fill(0);
+  const points: number[] = [];
+  const weights: number[] = [];
+  const labels: number[] = [];
+  for (const piece of pieces) {
+    if (piece.wh === 0 || piece.endMs <= piece.startMs) {
+      if (piece.wh !== 0) {
+        // A zero-length piece cannot be split by time: it belongs where it starts.
+        const k = cal.stretchAt(piece.startMs);
+        const side = piece.startMs >= period.fromMs && piece.startMs < period.toMs ? inside : outside;
+        side[cal.periodOf[k]!]! += piece.wh;
+      }
+      continue;
+    }
+    const k0 = cal.stretchAt(piece.startMs);
+    points.length = 0;
+    points.push(piece.startMs);
+    for (let k = k0 + 1; k < cal.periodOf.length && cal.cuts[k]! < piece.endMs; k++) points.push(cal.cuts[k]!);
+    for (const edge of [period.fromMs, period.toMs]) {
+      if (edge > piece.startMs && edge < piece.endMs && !points.includes(edge)) points.push(edge);
+    }
+    if (points.length > 1) points.sort((a, b) => a - b);
+    points.push(piece.endMs);
+    weights.length = 0;
+    labels.length = 0;
+    let k = k0;
+    for (let i = 0; i + 1 < points.length; i++) {
+      const a = points[i]!;
+      while (k + 1 < cal.periodOf.length && cal.cuts[k + 1]! <= a) k++;
+      weights.push(points[i + 1]! - a);
+      labels.push(cal.periodOf[k]! + (a >= period.fromMs && a < period.toMs ? 0 : P));
+    }
+    const parts = weights.length === 1 ? [piece.wh] : allocate(piece.wh, weights);
+    for (let i = 0; i < parts.length; i++) {
+      const l = labels[i]!;
+      if (l < P) inside[l]! += parts[i]!;
+      else outside[l - P]! += parts[i]!;
+    }
+  }
+  return { inside, outside };
+}
+
+/** Per-minute energy (UTC minute start, Wh) of a timeline, by the same exact split. */
+export function minuteSeries(pieces: readonly Piece[]): [number, number][] {
+  const by = new Map<number, number>();
+  for (const piece of pieces) {
+    if (piece.wh === 0) continue;
+    const a = piece.startMs;
+    const b = Math.max(piece.endMs, a + 1);
+    const weights: number[] = [];
+    const minutes: number[] = [];
+    for (let t = a; t < b; ) {
+      const m = Math.floor(t / MINUTE_MS) * MINUTE_MS;
+      const next = Math.min(m + MINUTE_MS, b);
+      weights.push(next - t);
+      minutes.push(m);
+      t = next;
+    }
+    const parts = allocate(piece.wh, weights);
+    parts.forEach((wh, i) => by.set(minutes[i]!, (by.get(minutes[i]!) ?? 0) + wh));
+  }
+  return [...by.entries()].sort((x, y) => x[0] - y[0]);
+}
+
+/** Half up on the magnitude: amount of `wh` at `priceMicro` millionths of a minor unit per kWh. */
+export function amountMinor(wh: number, priceMicro: number): number {
+  const p = BigInt(wh) * BigInt(priceMicro);
+  const neg = p < 0n;
+  const mag = neg ? -p : p;
+  const q = (mag * 2n + 1_000_000_000n) / 2_000_000_000n;
+  return Number(neg ? -q : q);
+}
+
+export interface BillLine {
+  kind: 'energy' | 'incentive';
+  period: string;
+  wh: number;
+  /** Millionths of a minor unit per kWh (negative for a credit). */
+  priceMicro: number;
+  amountMinor: number;
+}
+
+export interface PricedBill {
+  currency: string;
+  lines: BillLine[];
+  energyWh: number;
+  incentiveWh: number;
+  incentiveMinor: number;
+  totalMinor: number;
+}
+
+/**
+ * Prices the in-period energy: one energy line per tariff period with energy, then the program's
+ * credit on the energy of its periods, unless one of the session's flags withholds it.
+ */
+export function priceSplit(cal: TouCalendar, inside: readonly number[], program: ProgramConfig | undefined, flagCodes: readonly string[]): PricedBill {
+  const lines: BillLine[] = [];
+  let energyWh = 0;
+  let total = 0;
+  cal.periods.forEach((name, i) => {
+    const wh = inside[i] ?? 0;
+    if (wh === 0) return;
+    const price = cal.priceMicro[i]!;
+    const amount = amountMinor(wh, price);
+    lines.push({ kind: 'energy', period: name, wh, priceMicro: price, amountMinor: amount });
+    energyWh += wh;
+    total += amount;
+  });
+  let incentiveWh = 0;
+  let incentiveMinor = 0;
+  const inc = program?.incentive;
+  if (inc !== undefined && !inc.withheldOn.some((c) => flagCodes.includes(c))) {
+    const credit = parsePriceMicro(inc.creditPerKwh);
+    cal.periods.forEach((name, i) => {
+      if (inc.periods === undefined || inc.periods.includes(name)) incentiveWh += inside[i] ?? 0;
+    });
+    if (incentiveWh !== 0 && credit !== 0) {
+      incentiveMinor = -amountMinor(incentiveWh, credit);
+      lines.push({ kind: 'incentive', period: inc.periods === undefined ? '*' : inc.periods.join('+'), wh: incentiveWh, priceMicro: -credit, amountMinor: incentiveMinor });
+      total += incentiveMinor;
+    }
+  }
+  return { currency: cal.tariff.currency, lines, energyWh, incentiveWh, incentiveMinor, totalMinor: total };
+}

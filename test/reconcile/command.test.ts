@@ -1,0 +1,88 @@
+import t from 'tap';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Command } from 'commander';
+import { openStore } from '../../aggregate/store/connect.js';
+import { registerReconcileCommand, runReconcile, type CommandIo } from '../../reconcile/command.js';
+import { Fixture, sid } from './fixtures.js';
+
+function io(tty = false): CommandIo & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 100 });
+  let o = '';
+  let e = '';
+  stdout.on('data', (c: Buffer) => (o += c.toString()));
+  stderr.on('data', (c: Buffer) => (e += c.toString()));
+  return { stdout, stderr, out: () => o, err: () => e };
+}
+
+void t.test('pevmeter reconcile', async (t) => {
+  const dir = t.testdirName;
+  rmSync(dir, { recursive: true, force: true });
+  const data = join(dir, 'chdb');
+  const seed = await openStore({ kind: 'embedded', path: data, database: 'rcmd' });
+  await seed.migrate();
+  const fx = new Fixture().enroll({ programId: 'EV-FLAT', tariffId: 'EV-FLAT-2026' });
+  fx.session({ sessionId: sid(1), energies: Array.from({ length: 30 }, () => 100) });
+  fx.session({ sessionId: sid(2), energies: Array.from({ length: 30 }, () => 100), vehicleWh: 9000 });
+  await fx.write(seed);
+  await seed.close();
+  const rules = join(dir, 'rules.yaml');
+  writeFileSync(rules, 'rules:\n  vehicleMismatch:\n    severity: warn\n');
+  const base = { data, database: 'rcmd', from: '2026-10-01T07:00:00Z', to: '2026-11-01T07:00:00Z', asOf: '2026-11-02T00:00:00Z' };
+
+  await t.test('runs, reports, exports; JSON progress when stderr is not a terminal', async (t) => {
+    const s = io(false);
+    const report = join(dir, 'r.html');
+    const csv = join(dir, 'r.csv');
+    const r = await runReconcile({ ...base, report, export: 'csv', out: csv, progress: 'auto' }, s);
+    t.match(r.summary, { sessions: 2, billed: 1, held: 1, billedWh: 3000, amountMinor: { USD: 101 } });
+    const summary = JSON.parse(s.out()) as Record<string, unknown>;
+    t.match(summary, { sessions: 2, billed: 1, held: 1, report, export: { records: 1, energyWh: 3000, amountMinor: 101 } });
+    t.notOk('heldSamples' in summary, 'the summary leaves the report samples out');
+    const events = s.err().trim().split('\n').map((l) => JSON.parse(l) as { event: string; phase: string });
+    t.same(events.map((x) => x.phase), ['open', 'batch', 'done']);
+    t.ok(events.every((x) => x.event === 'reconcile.progress'));
+    t.match(readFileSync(report, 'utf8'), /data-total="sessions" data-value="2"/);
+    t.equal(readFileSync(csv, 'utf8').trim().split('\n').length, 2, 'header and one line');
+  });
+
+  await t.test('--reconcile-config changes a severity', async (t) => {
+    const s = io(false);
+    const r = await runReconcile({ ...base, reconcileConfig: rules, progress: 'none' }, s);
+    t.match(r.summary, { billed: 2, held: 0, flags: { VEHICLE_MISMATCH: { sessions: 1, warn: 1, hold: 0 } } });
+    t.equal(s.err(), '', 'progress none: nothing on stderr');
+  });
+
+  await t.test('a progress bar on a terminal', async (t) => {
+    const s = io(true);
+    await runReconcile({ ...base, progress: 'auto' }, s);
+    t.match(s.err(), /reconcile \|.*\| 100% \| batch 1\/1 \| 2 sessions/);
+  });
+
+  await t.test('input errors name the flag', async (t) => {
+    await t.rejects(runReconcile({ ...base, export: 'json' }, io()), { code: 'PEV_INPUT', message: /--export and --out go together/ });
+    await t.rejects(runReconcile({ ...base, from: '2026-10-01T07:00:00' }, io()), { code: 'PEV_INPUT', message: /--from: .* has no time zone/ });
+    await t.rejects(runReconcile({ ...base, to: '2026-09-01T00:00:00Z' }, io()), { code: 'PEV_INPUT', message: /to .* must be after from/ });
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'rules:\n  gap:\n    maxMisssing: 3\n');
+    await t.rejects(runReconcile({ ...base, reconcileConfig: bad }, io()), { code: 'PEV_CONFIG', message: /rules\.gap: .*maxMisssing/ });
+  });
+
+  await t.test('through commander', async (t) => {
+    const program = new Command('pevmeter').exitOverride();
+    registerReconcileCommand(program);
+    const out = join(dir, 'c.jsonl');
+    const writes = t.capture(process.stdout, 'write');
+    const errs = t.capture(process.stderr, 'write');
+    await program.parseAsync(['reconcile', '--data', data, '--database', 'rcmd', '--from', base.from, '--to', base.to, '--as-of', base.asOf, '--export', 'json', '--out', out, '--export-all', '--progress', 'none'], { from: 'user' });
+    const text = writes().map((w) => String(w.args[0])).join('');
+    t.match(JSON.parse(text), { sessions: 2, export: { records: 1 } });
+    t.equal(errs().length, 0);
+    t.ok(existsSync(out));
+    const strict = new Command('pevmeter').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    registerReconcileCommand(strict);
+    await t.rejects(strict.parseAsync(['reconcile', '--from', base.from, '--to', base.to, '--export', 'xml'], { from: 'user' }), { code: 'commander.invalidArgument' });
+  });
+});
