@@ -11,7 +11,7 @@ void t.test('good records of every kind pass', (t) => {
   t.doesNotThrow(() => validateInterval(INTERVAL, LIMIT));
   t.doesNotThrow(() => validateVehicleReport(VEHICLE_REPORT, LIMIT));
   t.doesNotThrow(() => validateEnrollment(ENROLLMENT_OPEN));
-  t.doesNotThrow(() => validateEnrollment(ENROLLMENT_CLOSED as unknown as Enrollment));
+  t.doesNotThrow(() => validateEnrollment(ENROLLMENT_CLOSED));
   for (const e of SESSION_EVENTS) t.doesNotThrow(() => validateSessionEvent(e.value as SessionEvent, LIMIT), e.name);
   // Boundaries that are still good.
   t.doesNotThrow(() => validateInterval({ ...INTERVAL, interval_s: 900, energy_wh: 87_500 }, LIMIT), '350 kW for 900 s exactly');
