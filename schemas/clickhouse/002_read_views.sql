@@ -7,7 +7,8 @@
 -- duplicate insert. Each view deduplicates by natural key first, then sums.
 
 -- One row per (session_id, seq): the first received content counts; `copies` counts distinct
--- contents (more than 1 is a DUPLICATE_CONFLICT), `deliveries` counts stored copies before merges.
+-- contents (more than 1 is a DUPLICATE_CONFLICT), `deliveries` counts stored copies still unmerged
+-- (a lower bound of deliveries: exact copies inside one insert or merged parts collapse to one).
 CREATE VIEW IF NOT EXISTS {db}.interval_unique AS
 SELECT
     session_id,
