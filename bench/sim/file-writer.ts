@@ -69,9 +69,37 @@ export class TruthFile {
       this.text(JSON.stringify(t) + '\n');
       return;
     }
-    // Every field but minutes (reading minutes through its getter would build the pairs).
-    const rest: Record<string, unknown> = {};
-    for (const key of Object.keys(t)) if (key !== 'minutes') rest[key] = (t as unknown as Record<string, unknown>)[key];
+    // Every field but minutes (reading minutes through its getter would build the pairs), in
+    // SessionTruth's order; a fixed-shape object stringifies several times faster than one
+    // built key by key. The TruthFile test holds this to JSON.stringify(truth).
+    const rest: Omit<SessionTruth, 'minutes'> = {
+      session_id: t.session_id,
+      esci_id: t.esci_id,
+      premise_id: t.premise_id,
+      reported_premise_id: t.reported_premise_id,
+      account_id: t.account_id,
+      pev_id: t.pev_id,
+      enrolled: t.enrolled,
+      program_id: t.program_id,
+      tariff_id: t.tariff_id,
+      connection: t.connection,
+      plug_in_ms: t.plug_in_ms,
+      start_ms: t.start_ms,
+      end_ms: t.end_ms,
+      interval_s: t.interval_s,
+      granted_wh: t.granted_wh,
+      rate_w: t.rate_w,
+      delay_reason: t.delay_reason,
+      energy_wh: t.energy_wh,
+      interval_sum_wh: t.interval_sum_wh,
+      intervals_total: t.intervals_total,
+      intervals_delivered_unique: t.intervals_delivered_unique,
+      summary_wh: t.summary_wh,
+      vehicle_wh: t.vehicle_wh,
+      faults: t.faults,
+      expected_flags: t.expected_flags,
+      detail: t.detail,
+    };
     const head = JSON.stringify(rest);
     const pairs = flat.length / 2;
     this.room(Buffer.byteLength(head) + 16 + pairs * 48);
@@ -106,10 +134,12 @@ export class TruthFile {
     const d = this.digits;
     const step = m - this.last;
     if (step > 0 && step < 1_000_000 && this.width > 0) {
-      let carry = step;
+      // Small integers: int32 arithmetic, not floating-point remainders.
+      let carry = step | 0;
       for (let i = this.width - 1; i >= 0 && carry > 0; i--) {
-        const v = d[i]! - 0x30 + (carry % 10);
-        carry = Math.floor(carry / 10);
+        const q = (carry / 10) | 0;
+        const v = d[i]! - 0x30 + (carry - q * 10);
+        carry = q;
         if (v >= 10) {
           d[i] = 0x30 + v - 10;
           carry++;

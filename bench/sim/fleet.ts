@@ -11,7 +11,7 @@
  *      carrying exactly one kind, chosen among the sessions a kind can apply to.
  *   3. Stream (`messages()`, `forEach()`, or `forEachBody()` straight into container files):
  *      enrollments first, then every session's messages interleaved by delivery time through a
- *      heap of session streams. A session is built (session.ts: intervals, events, vehicle
+ *      time queue of session streams (time-queue.ts). A session is built (session.ts: intervals, events, vehicle
  *      reports, its fault, its ground truth) when the stream reaches its plug-in time and dropped
  *      after its last message, so memory follows the sessions in flight, not the run's length.
  *
@@ -40,6 +40,7 @@ import type avro from 'avsc';
 import { Rng } from './random.js';
 import { Calendar, DAY_MS, HOUR_MS } from './calendar.js';
 import { IdFactory } from './ids.js';
+import { TimeQueue } from './time-queue.js';
 import { unionBranch, writeLong, writeLongAt } from './avro-write.js';
 import {
   FAULT_KINDS, GAP_QUALITY_GATE_SHARE, MALFORMED_CODES, UNKNOWN_SCHEMA_ID, resolveFleetOptions,
@@ -190,7 +191,7 @@ export class Fleet {
   private readonly sFault: Int8Array;
   private readonly sVariant: Uint8Array;
   private stream:
-    | { heap: CursorHeap; enrollment: number; enrollments: Enrollment[]; next: number; onSession: ((truth: SessionTruth) => void) | undefined }
+    | { queue: TimeQueue<SessionStream>; enrollment: number; enrollments: Enrollment[]; next: number; onSession: ((truth: SessionTruth) => void) | undefined }
     | undefined;
   private arena = Buffer.allocUnsafe(0);
   private at = 0;
@@ -344,7 +345,7 @@ export class Fleet {
 
   private start(onSession: ((truth: SessionTruth) => void) | undefined): void {
     if (this.stream) throw new Error('Fleet.messages: a fleet streams once; create another Fleet for a second pass');
-    this.stream = { heap: new CursorHeap(), enrollment: 0, next: 0, enrollments: this.enrollments(), onSession };
+    this.stream = { queue: new TimeQueue<SessionStream>(), enrollment: 0, next: 0, enrollments: this.enrollments(), onSession };
   }
 
   /** The next message of the stream, or undefined at its end. */
@@ -389,21 +390,21 @@ export class Fleet {
   /** The session whose next message is due first (materializing sessions as the stream reaches them). */
   private due(): SessionStream | undefined {
     const st = this.stream!;
-    const heap = st.heap;
+    const queue = st.queue;
     // A session's first message comes after its plug-in, so once the earliest pending message is
     // due before the next plug-in, no session yet to come can precede it.
-    while (st.next < this.sessionCount && (heap.size === 0 || this.sPlugIn[st.next]! <= heap.topTime())) {
+    while (st.next < this.sessionCount && (queue.size === 0 || this.sPlugIn[st.next]! <= queue.topTime())) {
       const cursor = this.materialize(st.next++, st.onSession);
-      if (cursor.plan.length > 0) heap.push(cursor, cursor.plan[0]!);
+      if (cursor.plan.length > 0) queue.push(cursor, cursor.plan[0]!);
     }
-    return heap.size === 0 ? undefined : heap.top();
+    return queue.size === 0 ? undefined : queue.top();
   }
 
   /** After the top cursor sent a message: reorder it, or drop it when it has sent everything. */
   private advance(top: SessionStream): void {
-    const heap = this.stream!.heap;
-    if (top.pos < top.plan.length) heap.retimeTop(top.plan[top.pos]!);
-    else heap.pop();
+    const queue = this.stream!.queue;
+    if (top.pos < top.plan.length) queue.retimeTop(top.plan[top.pos]!);
+    else queue.pop();
   }
 
   // ---------------------------------------------------------------- planning
@@ -744,100 +745,3 @@ function wholeSecond(ms: number): number {
   return Math.floor(ms / 1000) * 1000;
 }
 
-/**
- * Min-heap (4-ary) of session streams by (next message time, session index). Keys live in typed arrays
- * in heap order, so sifting through thousands of live sessions touches a few compact cache lines
- * rather than one cursor object per comparison.
- */
-class CursorHeap {
-  size = 0;
-  private time = new Float64Array(1024);
-  private session = new Int32Array(1024);
-  private cursors: SessionStream[] = [];
-
-  topTime(): number {
-    return this.time[0]!;
-  }
-
-  top(): SessionStream {
-    return this.cursors[0]!;
-  }
-
-  push(c: SessionStream, t: number): void {
-    if (this.size === this.time.length) {
-      const time = new Float64Array(this.size * 2);
-      time.set(this.time);
-      this.time = time;
-      const session = new Int32Array(this.size * 2);
-      session.set(this.session);
-      this.session = session;
-    }
-    this.cursors.push(c);
-    this.place(this.size++, c, t, c.index);
-    this.up(this.size - 1);
-  }
-
-  /** The top's next message time changed (it only grows): restore the order. */
-  retimeTop(t: number): void {
-    this.time[0] = t;
-    this.down(0);
-  }
-
-  pop(): void {
-    const last = --this.size;
-    const c = this.cursors.pop()!;
-    if (last > 0) {
-      this.place(0, c, this.time[last]!, this.session[last]!);
-      this.down(0);
-    }
-  }
-
-  private place(i: number, c: SessionStream, t: number, s: number): void {
-    this.time[i] = t;
-    this.session[i] = s;
-    this.cursors[i] = c;
-  }
-
-  private less(i: number, j: number): boolean {
-    const ti = this.time[i]!;
-    const tj = this.time[j]!;
-    return ti < tj || (ti === tj && this.session[i]! < this.session[j]!);
-  }
-
-  private swap(i: number, j: number): void {
-    const t = this.time[i]!;
-    this.time[i] = this.time[j]!;
-    this.time[j] = t;
-    const s = this.session[i]!;
-    this.session[i] = this.session[j]!;
-    this.session[j] = s;
-    const c = this.cursors[i]!;
-    this.cursors[i] = this.cursors[j]!;
-    this.cursors[j] = c;
-  }
-
-  // Four children per node: half the levels of a binary heap, and the children of a node sit
-  // side by side in the key arrays. Almost every operation is retimeTop (a sift down).
-  private up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 2;
-      if (!this.less(i, parent)) return;
-      this.swap(i, parent);
-      i = parent;
-    }
-  }
-
-  private down(i: number): void {
-    const n = this.size;
-    for (;;) {
-      const first = 4 * i + 1;
-      if (first >= n) return;
-      let child = first;
-      const last = Math.min(first + 4, n);
-      for (let k = first + 1; k < last; k++) if (this.less(k, child)) child = k;
-      if (!this.less(child, i)) return;
-      this.swap(child, i);
-      i = child;
-    }
-  }
-}

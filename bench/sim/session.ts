@@ -752,10 +752,9 @@ interface MessageLayout {
  * record per message, the ESCI fills one batch per topic and sends it when full (at the time of
  * its last record) or at its last delivery; a copy of an interval never rides in the same batch
  * as its original, so "first received" is always an earlier message. Malformed copies always
- * travel alone.
+ * travel alone. (One record per message skips this: flattenSingles.)
  */
 function groupMessages(list: ItemList, malformed: Malformed[], R: number, scratch: Scratch): MessageLayout {
-  // One record per message goes through flattenSingles instead.
   const { count: items, type: itemType, ref: itemRef, time: itemTime } = list;
   const sorted = list.sortedOrder();
   const msgTime = scratch.f64('msgTime', items);
