@@ -9,7 +9,7 @@
  * are deduplicated by natural key at read time; the new owner re-reads from the last commit).
  */
 import Kafka from 'node-rdkafka';
-import type { Assignment, LibrdKafkaError, Message, TopicPartitionOffset } from 'node-rdkafka';
+import type { Assignment, LibrdKafkaError, Message, Metadata, TopicPartitionOffset } from 'node-rdkafka';
 import type { Config } from '../config.js';
 import { PevmeterError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -65,7 +65,13 @@ export class IngestConsumer {
           this.assigned.set(key, { topic: a.topic, partition: a.partition });
         }
         this.consumer.incrementalAssign(assignments);
-        if (this.pausedAll && assignments.length > 0) this.consumer.pause(assignments);
+        // librdkafka keeps a partition's pause flag across revoke and re-assign: a partition paused
+        // before it was taken away comes back paused, and resumeAll() (which only knows what is
+        // assigned) would never resume it. Set the state this consumer wants, either way.
+        if (assignments.length > 0) {
+          if (this.pausedAll) this.consumer.pause(assignments);
+          else this.consumer.resume(assignments);
+        }
         this.log.info({ partitions: assignments.map((a) => `${a.topic}[${a.partition}]`) }, 'partitions assigned');
       } else if (err.code === ERR_REVOKE) {
         const keys: string[] = [];
@@ -157,6 +163,35 @@ export class IngestConsumer {
     return new Promise((resolve, reject) => {
       this.consumer.queryWatermarkOffsets(topic, partition, timeoutMs, (err, w) => (err ? reject(new PevmeterError('PEV_KAFKA', `watermarks of ${topic}[${partition}]: ${err.message}`, { retryable: true })) : resolve(w.highOffset)));
     });
+  }
+
+  /** Every partition of the subscribed topics, from the broker's metadata. */
+  async topicPartitions(timeoutMs = 10_000): Promise<{ topic: string; partition: number }[]> {
+    const t = this.cfg.kafka.topics;
+    const out: { topic: string; partition: number }[] = [];
+    for (const topic of [t.interval, t.sessionEvent, t.vehicleReport, t.enrollment]) {
+      const md = await new Promise<Metadata>((resolve, reject) => {
+        this.consumer.getMetadata({ topic, allTopics: false, timeout: timeoutMs }, (err, m) => (err ? reject(new PevmeterError('PEV_KAFKA', `metadata of ${topic}: ${err.message}`, { retryable: true })) : resolve(m)));
+      });
+      for (const tm of md.topics) if (tm.name === topic) for (const p of tm.partitions) out.push({ topic, partition: p.id });
+    }
+    return out;
+  }
+
+  /**
+   * Whether the group (not only this member) has committed every partition of the subscribed
+   * topics up to its high watermark: what `--until-idle` means by drained.
+   */
+  async drained(timeoutMs = 10_000): Promise<boolean> {
+    const tps = await this.topicPartitions(timeoutMs);
+    if (tps.length === 0) return false;
+    const committed = new Map((await this.committed(tps, timeoutMs)).map((c) => [tpKey(c.topic, c.partition), c.offset]));
+    for (const tp of tps) {
+      const high = await this.highWatermark(tp.topic, tp.partition, timeoutMs);
+      // An empty partition has nothing to commit (its committed offset reads as invalid, < 0).
+      if (high > 0 && (committed.get(tpKey(tp.topic, tp.partition)) ?? -1) < high) return false;
+    }
+    return true;
   }
 
   assignedPartitions(): { topic: string; partition: number }[] {

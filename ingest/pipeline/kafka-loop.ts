@@ -50,7 +50,10 @@ export interface LoopOptions {
   stop: AbortSignal;
   /** Hard abort: in-flight units are abandoned uncommitted (the drain ran out of time). */
   kill: AbortSignal;
-  /** Stop by itself once nothing arrived for this long and everything consumed is committed. */
+  /**
+   * Stop by itself once nothing arrived for this long, nothing is in flight, and the group's
+   * committed offsets are at the high watermarks of every partition of the subscribed topics.
+   */
   idleExitMs?: number;
   onUnitCommitted?: (unit: number, outcome: UnitOutcome) => void;
 }
@@ -139,7 +142,21 @@ export async function runKafkaLoop(
       carry = [];
     }
     if (messages.length === 0) {
-      if (opts.idleExitMs !== undefined && inflight.length === 0 && Date.now() - idleSince >= opts.idleExitMs) break;
+      // Time with units in flight (or paused behind them) is not idle time.
+      if (inflight.length > 0) idleSince = Date.now();
+      if (opts.idleExitMs !== undefined && inflight.length === 0 && Date.now() - idleSince >= opts.idleExitMs) {
+        // Idle is not drained: partitions may be between owners after a rebalance, or a commit may
+        // have failed and left its data to be read again. Exit only once the group's committed
+        // offsets reach the high watermarks; otherwise wait another idle window.
+        let drained = false;
+        try {
+          drained = await consumer.drained();
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'idle, but the drain check failed; staying');
+        }
+        if (drained) break;
+        idleSince = Date.now();
+      }
       continue;
     }
     idleSince = Date.now();
