@@ -364,6 +364,17 @@ export function amountMinor(wh: number, priceMicro: number): number {
   return Number(neg ? -q : q);
 }
 
+const credits = new Map<string, number>();
+/** A program's credit, parsed once per text (a million sessions share a handful of programs). */
+function creditMicro(text: string): number {
+  let v = credits.get(text);
+  if (v === undefined) {
+    v = parsePriceMicro(text);
+    credits.set(text, v);
+  }
+  return v;
+}
+
 export interface BillLine {
   kind: 'energy' | 'incentive';
   period: string;
@@ -403,7 +414,7 @@ export function priceSplit(cal: TouCalendar, inside: readonly number[], program:
   let incentiveMinor = 0;
   const inc = program?.incentive;
   if (inc !== undefined && !inc.withheldOn.some((c) => flagCodes.includes(c))) {
-    const credit = parsePriceMicro(inc.creditPerKwh);
+    const credit = creditMicro(inc.creditPerKwh);
     cal.periods.forEach((name, i) => {
       if (inc.periods === undefined || inc.periods.includes(name)) incentiveWh += inside[i] ?? 0;
     });

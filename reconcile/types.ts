@@ -48,6 +48,7 @@ export interface IntervalFact {
   lenS: number;
   energyWh: number;
   registerWh: number;
+  /** The EUMD's quality bits; no rule reads them and facts.ts does not fetch them (0). */
   quality: number;
   /** Distinct contents received for this seq: above 1 is a conflict. */
   copies: number;

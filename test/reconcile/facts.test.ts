@@ -15,7 +15,7 @@ async function readAll(store: Store, filters: PeriodFilter = {}, period = PERIOD
   const reader = new FactsReader(store, { period, filters, asOfMs: ASOF, maxSpanDays: 7, batchSessions: 1000 });
   await reader.open();
   const out = new Map<string, SessionFacts>();
-  for await (const b of reader.read()) for (const s of b.sessions) out.set(s.sessionId, s);
+  for await (const b of reader.read()) await b.each((s) => out.set(s.sessionId, s));
   return out;
 }
 

@@ -28,6 +28,22 @@ void t.test('migrate applies every migration once, then nothing', async (t) => {
   t.same(recorded.map((r) => r.name), ALL);
 });
 
+void t.test('a store migrated before 004 has its billing digest columns renamed, once', async (t) => {
+  const store = await tempStore(t);
+  const columns = async (): Promise<string[]> =>
+    (await store.select<{ c: string }>("SELECT concat(table, '.', name) AS c FROM system.columns WHERE database = {db:String} AND table LIKE 'billing_%' AND name LIKE 'content_%' ORDER BY c", { db: store.database })).map((r) => r.c);
+  t.same(await columns(), ['billing_export.content_digest', 'billing_record.content_digest']);
+  // The state 003 left before 004 existed: the columns under their old name, 004 not recorded.
+  for (const table of ['billing_record', 'billing_export']) {
+    await store.client.command({ query: `ALTER TABLE ${store.database}.${table} RENAME COLUMN content_digest TO content_sha256` });
+  }
+  await store.client.command({ query: `DELETE FROM ${store.database}.schema_migrations WHERE name = '004_billing_digest'` });
+  t.same(await columns(), ['billing_export.content_sha256', 'billing_record.content_sha256']);
+  t.same((await store.migrate()).applied, ['004_billing_digest']);
+  t.same(await columns(), ['billing_export.content_digest', 'billing_record.content_digest']);
+  t.same((await store.migrate()).applied, [], 'applied once');
+});
+
 void t.test('TSV rows of every raw table read back deduplicated and exact', async (t) => {
   const store = await tempStore(t);
   // Merges stopped, so the raw table shows every delivery until OPTIMIZE below. Resends arrive in
