@@ -131,6 +131,12 @@ export interface BatchStats {
   /** Distinct (session_id, minute of interval_start) pairs among the interval rows (progress only). */
   sessionMinutes: number;
   bytes: number;
+  /**
+   * Schema IDs met in this batch that the worker was not given (their records are dead-lettered
+   * as PEV_UNKNOWN_SCHEMA). The caller may not have asked the registry about them yet: a later
+   * record of a multi-record message can use an ID the message's first record does not.
+   */
+  unknownSchemaIds: number[];
 }
 
 export interface BatchResult {
@@ -279,7 +285,7 @@ class Batch {
     this.isInterval = kind === 'interval';
     this.stats = {
       messages: 0, records: 0, ok: { interval: 0, sessionEvent: 0, vehicleReport: 0, enrollment: 0 },
-      deadRecords: 0, deadByCode: {}, energyWh: 0, sessionMinutes: 0, bytes: 0,
+      deadRecords: 0, deadByCode: {}, energyWh: 0, sessionMinutes: 0, bytes: 0, unknownSchemaIds: [],
     };
   }
 
@@ -443,6 +449,7 @@ function decodeFramed(task: FramedTask, batch: Batch, kind: RecordKind): void {
       const reader = byId.get(id);
       const body = pos + FRAME_HEADER_BYTES;
       if (reader === undefined || reader.writer === undefined) {
+        if (reader === undefined && !batch.stats.unknownSchemaIds.includes(id)) batch.stats.unknownSchemaIds.push(id);
         const text = reader?.problem?.message ?? `schema ID ${id} is not in the registry`;
         batch.dead(m, k, declared - k, offset, 'PEV_UNKNOWN_SCHEMA', text, '', whole, pos, end);
         break;

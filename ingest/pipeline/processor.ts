@@ -82,8 +82,12 @@ export function buildFramedTask(
 
 export class KafkaUnitProcessor implements UnitProcessor {
   private readonly kindOfTopic = new Map<string, RecordKind>();
-  /** Resolved schema texts by ID (IDs are immutable); null = the registry says it does not exist. */
-  private readonly schemas = new Map<number, ResolvedSchema | null>();
+  /**
+   * Resolved schema texts by ID (IDs are immutable, so a found schema is kept for good). An ID the
+   * registry does not know is not remembered here: the resolver caches that answer for a while
+   * (registry.notFoundCacheMs), then asks again, so a schema registered late is picked up.
+   */
+  private readonly schemas = new Map<number, ResolvedSchema>();
 
   constructor(
     private readonly cfg: Config,
@@ -101,21 +105,14 @@ export class KafkaUnitProcessor implements UnitProcessor {
   }
 
   /**
-   * Resolves the schema IDs the unit's messages start with that are not cached yet. A registry
-   * outage is waited out here, with the unit (and so the partitions) held: records are never
-   * dead-lettered because the registry was down.
+   * Resolves schema IDs not cached yet; returns how many were found. A registry outage is waited
+   * out here, with the unit (and so the partitions) held: records are never dead-lettered because
+   * the registry was down.
    */
-  private async resolveIds(slices: readonly PartitionSlice[], kill: AbortSignal): Promise<void> {
+  private async resolveIds(ids: Iterable<number>, kill: AbortSignal): Promise<number> {
     const missing = new Set<number>();
-    for (const s of slices) {
-      for (const m of s.messages) {
-        const v = m.value;
-        if (!v || v.length < 5 || v[0] !== 0) continue;
-        const id = v.readUInt32BE(1);
-        if (!this.schemas.has(id)) missing.add(id);
-      }
-    }
-    if (missing.size === 0) return;
+    for (const id of ids) if (!this.schemas.has(id)) missing.add(id);
+    if (missing.size === 0) return 0;
     const found = await retrying(() => this.resolver.resolve([...missing]), {
       initialMs: this.cfg.pipeline.retryInitialMs,
       maxMs: this.cfg.pipeline.retryMaxMs,
@@ -125,17 +122,37 @@ export class KafkaUnitProcessor implements UnitProcessor {
         this.log.warn({ attempt, waitMs, code: (err as RegistryError).code, err: (err as Error).message, ids: [...missing] }, 'schema registry unavailable; consumption paused until it answers (no record is dead-lettered for this)');
       },
     });
-    for (const id of missing) this.schemas.set(id, found.get(id) ?? null);
+    let n = 0;
+    for (const id of missing) {
+      const schema = found.get(id);
+      if (schema) {
+        this.schemas.set(id, schema);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The schema IDs the unit's messages start with (later records of a message are seen by the workers). */
+  private static firstIds(slices: readonly PartitionSlice[]): Set<number> {
+    const ids = new Set<number>();
+    for (const s of slices) {
+      for (const m of s.messages) {
+        const v = m.value;
+        if (!v || v.length < 5 || v[0] !== 0) continue;
+        ids.add(v.readUInt32BE(1));
+      }
+    }
+    return ids;
   }
 
   private knownSchemas(): { id: number; text: string }[] {
     const out: { id: number; text: string }[] = [];
-    for (const s of this.schemas.values()) if (s) out.push({ id: s.id, text: s.text });
+    for (const s of this.schemas.values()) out.push({ id: s.id, text: s.text });
     return out;
   }
 
-  async process(slices: readonly PartitionSlice[], kill: AbortSignal): Promise<UnitOutcome> {
-    await this.resolveIds(slices, kill);
+  private async decode(slices: readonly PartitionSlice[]): Promise<{ slice: PartitionSlice; first: number; result: BatchResult }[]> {
     const schemas = this.knownSchemas();
     const now = Date.now();
     const jobs: Promise<{ slice: PartitionSlice; first: number; result: BatchResult }>[] = [];
@@ -154,7 +171,18 @@ export class KafkaUnitProcessor implements UnitProcessor {
         );
       }
     }
-    const done = await Promise.all(jobs);
+    return Promise.all(jobs);
+  }
+
+  async process(slices: readonly PartitionSlice[], kill: AbortSignal): Promise<UnitOutcome> {
+    await this.resolveIds(KafkaUnitProcessor.firstIds(slices), kill);
+    let done = await this.decode(slices);
+    // A later record of a multi-record message may name an ID that no message starts with. When
+    // the registry knows it, the unit is decoded again (nothing of it is written yet), so such a
+    // record is never dead-lettered as unknown while its schema exists.
+    const later = new Set<number>();
+    for (const d of done) for (const id of d.result.stats.unknownSchemaIds) later.add(id);
+    if (later.size > 0 && (await this.resolveIds(later, kill)) > 0) done = await this.decode(slices);
     const buffers = new TableBuffers();
     const letters: DeadLetter[] = [];
     let records = 0;
