@@ -196,6 +196,11 @@ export async function runStageLimits(job: StageLimitJob): Promise<StageLimitsRes
     }
   }
   if (cur.rows > 0) inserts.push(cur);
+  // Whole inserts up to maxRows (at least one).
+  let kept = 0;
+  let rowsKept = 0;
+  while (kept < inserts.length && (kept === 0 || rowsKept + inserts[kept]!.rows <= job.maxRows)) rowsKept += inserts[kept++]!.rows;
+  inserts.length = kept;
   const totalBytes = inserts.reduce((n, i) => n + i.bytes, 0);
 
   const write: WriteLimit[] = [];
@@ -212,8 +217,8 @@ export async function runStageLimits(job: StageLimitJob): Promise<StageLimitsRes
       const cpu = cpuSeconds() - c;
       const [n] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_raw');
       write.push({
-        store: job.store.kind, path: 'store.insertTsv', rows: ok, bytes: totalBytes, rowsPerInsert: Math.round(ok / inserts.length), concurrency, seconds,
-        rowsPerS: ok / seconds, mbPerS: totalBytes / 1e6 / seconds, cpuUsPerRecord: (cpu / ok) * 1e6, verified: Number(n?.n) === ok,
+        store: job.store.kind, path: 'store.insertTsv', rows: rowsKept, bytes: totalBytes, rowsPerInsert: Math.round(rowsKept / inserts.length), concurrency, seconds,
+        rowsPerS: rowsKept / seconds, mbPerS: totalBytes / 1e6 / seconds, cpuUsPerRecord: (cpu / rowsKept) * 1e6, verified: Number(n?.n) === rowsKept,
       });
     }
   } finally {
@@ -237,8 +242,8 @@ export async function runStageLimits(job: StageLimitJob): Promise<StageLimitsRes
         const cpu = cpuSeconds() - c;
         const n = Number((await session.queryAsync(`SELECT count() FROM ${db}.interval_raw`, { format: 'CSV' })).text().trim());
         write.push({
-          store: 'embedded', path: 'chdb raw insert', rows: ok, bytes: totalBytes, rowsPerInsert: Math.round(ok / inserts.length), concurrency, seconds,
-          rowsPerS: ok / seconds, mbPerS: totalBytes / 1e6 / seconds, cpuUsPerRecord: (cpu / ok) * 1e6, verified: n === ok,
+          store: 'embedded', path: 'chdb raw insert', rows: rowsKept, bytes: totalBytes, rowsPerInsert: Math.round(rowsKept / inserts.length), concurrency, seconds,
+          rowsPerS: rowsKept / seconds, mbPerS: totalBytes / 1e6 / seconds, cpuUsPerRecord: (cpu / rowsKept) * 1e6, verified: n === rowsKept,
         });
       }
     } finally {

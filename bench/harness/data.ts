@@ -53,6 +53,28 @@ export function* fleetMessages(records: number, recordsPerMessage: number, seed:
   }
 }
 
+/**
+ * The same records packed `recordsPerMessage` to a message per key (ESCI), the way an ESCI batches
+ * its own records: a key's records keep their order, and a message goes out when it is full (the
+ * rest at the end). Repacking the single-record stream is much cheaper than simulating the fleet
+ * again, and every setting then carries exactly the same records.
+ */
+export function* repack(source: Iterable<DataMessage>, recordsPerMessage: number): Generator<DataMessage> {
+  const open = new Map<string, Buffer[]>();
+  const flush = (key: string, parts: Buffer[]): DataMessage => ({ key, value: Buffer.concat(parts), records: parts.length });
+  for (const m of source) {
+    if (m.records !== 1) throw new Error('bench: repack takes single-record messages');
+    let parts = open.get(m.key);
+    if (!parts) open.set(m.key, (parts = []));
+    parts.push(m.value);
+    if (parts.length === recordsPerMessage) {
+      open.delete(m.key);
+      yield flush(m.key, parts);
+    }
+  }
+  for (const [key, parts] of open) yield flush(key, parts);
+}
+
 /** A session of the synthetic stream: its constant Avro prefix and register. */
 interface SyntheticSession {
   key: string;

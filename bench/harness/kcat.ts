@@ -10,19 +10,30 @@
  * output does not work: its stdout to a pipe is block-buffered, thousands of messages a chunk.)
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { ReadLimit } from './types.js';
 
 interface KcatRun {
   wallSeconds: number;
   messages: number;
+  /** User + system CPU of kcat, when GNU time is there to tell. */
+  cpuSeconds: number | undefined;
 }
+
+/** GNU time reports the child's CPU (kcat is a separate process: no /proc after it exits). */
+const GNU_TIME = '/usr/bin/time';
+const CPU_MARK = 'pevmeter-cpu';
 
 function timeKcat(brokers: string, topic: string, timeoutMs: number): Promise<KcatRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     // fetch.wait.max.ms=10: at the end of a partition (and on an empty one) the broker holds a fetch
     // for up to this long before librdkafka can see the end; its default, 500 ms, would swamp a read.
-    const child = spawn('kcat', ['-C', '-b', brokers, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '\\n', '-X', 'fetch.wait.max.ms=10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['-C', '-b', brokers, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '\\n', '-X', 'fetch.wait.max.ms=10'];
+    const timed = existsSync(GNU_TIME);
+    const child = timed
+      ? spawn(GNU_TIME, ['-f', `${CPU_MARK} %U %S`, 'kcat', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let messages = 0;
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -38,8 +49,12 @@ function timeKcat(brokers: string, topic: string, timeoutMs: number): Promise<Kc
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code !== 0) reject(new Error(`kcat exited with ${String(code)}: ${err}`));
-      else resolve({ wallSeconds: (performance.now() - t0) / 1000, messages });
+      if (code !== 0) {
+        reject(new Error(`kcat exited with ${String(code)}: ${err}`));
+        return;
+      }
+      const m = new RegExp(`${CPU_MARK} ([\\d.]+) ([\\d.]+)`).exec(err);
+      resolve({ wallSeconds: (performance.now() - t0) / 1000, messages, cpuSeconds: m ? Number(m[1]) + Number(m[2]) : undefined });
     });
   });
 }
@@ -51,14 +66,18 @@ export async function kcatReadLimit(brokers: string, topic: string, emptyTopic: 
   const empty = empties[1]!;
   const walls: number[] = [];
   let timed = 0;
+  let cpu = 0;
+  let cpuKnown = true;
   while (walls.length < 20 && (walls.length === 0 || timed < minSeconds)) {
     const run = await timeKcat(brokers, topic, 600_000);
     if (run.messages !== expect.messages) throw new Error(`kcat read ${run.messages} of ${expect.messages} messages of ${topic}`);
     walls.push(run.wallSeconds);
     timed += Math.max(0, run.wallSeconds - empty);
+    if (run.cpuSeconds === undefined) cpuKnown = false;
+    else cpu += run.cpuSeconds;
   }
   const seconds = Math.max(1e-3, timed / walls.length);
-  return {
+  const out: ReadLimit = {
     tool: 'kcat',
     records: expect.records,
     messages: expect.messages,
@@ -69,4 +88,7 @@ export async function kcatReadLimit(brokers: string, topic: string, emptyTopic: 
     mbPerS: expect.bytes / 1e6 / seconds,
     note: `kcat -C -o beginning -e -f '\\n' -X fetch.wait.max.ms=10, ${walls.length} run(s): mean wall ${(walls.reduce((a, b) => a + b, 0) / walls.length).toFixed(3)} s minus ${empty.toFixed(3)} s on an empty topic`,
   };
+  // Whole-process CPU (start included): an upper bound of the per-record cost.
+  if (cpuKnown) out.cpuUsPerRecord = (cpu / walls.length / expect.records) * 1e6;
+  return out;
 }

@@ -109,7 +109,7 @@ export function resolveBenchOptions(input: BenchOptionsInput = {}): BenchOptions
     latencySeconds: int('latencySeconds', input.latencySeconds ?? 20, 1, 3600),
     latencyPollMs: int('latencyPollMs', input.latencyPollMs ?? 100, 5, 10_000),
     sessions: int('sessions', input.sessions ?? 100_000, 1, 4_000_000),
-    intervalsPerSession: int('intervalsPerSession', input.intervalsPerSession ?? 10, 1, 10_000),
+    intervalsPerSession: int('intervalsPerSession', input.intervalsPerSession ?? 5, 1, 10_000),
     profile,
     kcat: input.kcat ?? true,
     limitSeconds: int('limitSeconds', input.limitSeconds ?? 2, 0, 600),
@@ -150,7 +150,7 @@ const HELP = `pevmeter benchmark harness
   --latency-seconds S    length of the latency run (20)
   --latency-poll-ms MS   how often the latency poller queries ClickHouse (100)
   --sessions N           concurrently active sessions of the memory run (100000)
-  --intervals K          intervals per session in the memory run (10)
+  --intervals K          intervals per session in the memory run (5)
   --profile MODE         auto (when a target is missed), always, never (default auto)
   --no-kcat              skip the kcat read limit
   --limit-seconds S      read limits re-read a topic until S seconds were timed (2)

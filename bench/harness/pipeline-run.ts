@@ -156,7 +156,7 @@ export async function runPipeline(ctx: RunContext, set: TopicSet, o: PipelineRun
       endMs = t;
       await during.catch(() => undefined);
       child.stop();
-    } else if (sawRows && Date.now() - lastChange > STALL_MS) {
+    } else if (endMs === 0 && sawRows && Date.now() - lastChange > STALL_MS) {
       ctx.log(`  ${o.label}: no progress for ${STALL_MS / 1000} s at ${rows} of ${o.expect} rows; stopping`);
       child.stop();
       break;

@@ -51,6 +51,8 @@ export interface StageLimitJob {
   store: StoreOptions;
   /** Also time chDB's raw passthrough insert (embedded only). */
   raw: boolean;
+  /** Insert at most this many of the decoded rows per variant (whole inserts). */
+  maxRows: number;
 }
 
 export type ChildJob = PipelineJob | ReadLimitJob | StageLimitJob;

@@ -16,7 +16,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { packageRoot } from '../../schemas/index.js';
-import { fleetMessages, syntheticSessions } from './data.js';
+import { fleetMessages, repack, syntheticSessions } from './data.js';
 import { createTopics, deleteTopics, produceAll, produceAtRate, topicSetNames, topicsOf, type DataMessage, type ProduceLog } from './kafka.js';
 import { kcatReadLimit } from './kcat.js';
 import { latencyStats } from './latency.js';
@@ -35,6 +35,11 @@ import type { StoreOptions } from '../../aggregate/store/types.js';
 /** The pipeline's consume batch and in-flight units (ingest/config.ts defaults). */
 const CONSUME_BATCH = 20_000;
 const MAX_INFLIGHT_UNITS = 3;
+/**
+ * Rows each write variant inserts (the first ones decoded): a write limit is steady well before
+ * 2 million rows, and four variants per setting would otherwise dominate the run's time.
+ */
+const WRITE_LIMIT_ROWS = 1_000_000;
 /** chDB and servers squash inserts above this into blocks anyway (max_insert_block_size). */
 const MAX_ROWS_PER_INSERT = 1_048_576;
 
@@ -118,14 +123,21 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const needLatency = has('latency');
     const rpms = has('scaling') || has('limits') ? options.recordsPerMessage : [rpm0];
     const sets = new Map<number, TopicSet>();
+    // The fleet is simulated once, one record per message; other settings repack those records
+    // (the latency run replays them too), so every setting carries exactly the same records.
+    const singles: DataMessage[] = [];
     const kept: DataMessage[] = [];
     const needData = ['e2e', 'scaling', 'limits', 'server', 'latency', 'peer'].some(has);
     if (needData) {
       await phase('produce', async () => {
+        const needSingles = rpms.some((r) => r !== 1) || needLatency;
+        if (needSingles) for (const m of fleetMessages(options.records, 1, options.seed)) singles.push(m);
         for (const rpm of rpms) {
+          const source = needSingles ? (rpm === 1 ? singles : repack(singles, rpm)) : fleetMessages(options.records, rpm, options.seed);
           const keep = needLatency && rpm === rpm0 ? kept : undefined;
-          sets.set(rpm, await makeSet(`r${rpm}`, rpm, fleetMessages(options.records, rpm, options.seed), 'fleet', keep));
+          sets.set(rpm, await makeSet(`r${rpm}`, rpm, source, 'fleet', keep));
         }
+        if (!needLatency) singles.length = 0;
       });
     }
 
@@ -160,6 +172,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         for (const rpm of options.recordsPerMessage) await e2e(rpm, wHead);
       });
     }
+    result.e2e ??= runs.get(`r${rpm0}-w${wHead}`);
 
     // ---- stage limits
     if (has('limits')) {
@@ -168,7 +181,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           const set = sets.get(rpm);
           if (!set) continue;
           const unit = runs.get(`r${rpm}-w${wHead}`)?.recordsPerUnit;
-          result.limits.push(await stageLimits(ctx, set, unit, { kind: 'embedded', path: join(dir, `chdb-limits-r${rpm}`), database: 'pevmeter' }, true));
+          // Every write variant on the headline setting; the pipeline's own path elsewhere.
+          const all = rpm === rpm0;
+          result.limits.push(await stageLimits(ctx, set, unit, { kind: 'embedded', path: join(dir, `chdb-limits-r${rpm}`), database: 'pevmeter' }, { raw: all, concurrency: all ? [1, MAX_INFLIGHT_UNITS] : [MAX_INFLIGHT_UNITS] }));
         }
         result.machine.clickhouseEmbedded ||= ctx.clickhouseVersion ?? '';
       });
@@ -187,7 +202,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           kind: 'http', url: String(flags['store.url']), username: String(flags['store.username']), password: String(flags['store.password']),
           database: String(flags['store.database']), requestTimeoutMs: 120_000,
         };
-        const limits = await stageLimits(ctx, set, runs.get(`r${rpm0}-w${wHead}`)?.recordsPerUnit, store, false, false);
+        const limits = await stageLimits(ctx, set, runs.get(`r${rpm0}-w${wHead}`)?.recordsPerUnit, store, { raw: false, concurrency: [1, MAX_INFLIGHT_UNITS], reads: false });
         const mine = result.limits.find((l) => l.recordsPerMessage === rpm0);
         if (mine) mine.clickhouseWrite.push(...limits.clickhouseWrite);
         else result.limits.push(limits);
@@ -201,12 +216,24 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       const read = Math.max(0, ...lim.kafkaRead.map((r) => r.recordsPerS));
       const write = Math.max(0, ...lim.clickhouseWrite.filter((w) => w.path === 'store.insertTsv' && w.store === 'embedded').map((w) => w.rowsPerS));
       if (read > 0 && write > 0) {
+        const client = lim.kafkaRead.find((r) => r.tool === 'node-rdkafka')?.recordsPerS ?? read;
+        const decode = (lim.decode?.recordsPerS ?? Number.POSITIVE_INFINITY) * head.workers;
+        const stages: [string, number][] = [
+          ['Kafka read by node-rdkafka (the pipeline\'s client)', client],
+          [`decode (${head.workers} worker${head.workers > 1 ? 's' : ''} at the one-thread limit)`, decode],
+          ['ClickHouse write (store.insertTsv)', write],
+        ];
+        stages.sort((a, b) => a[1] - b[1]);
         result.headline = {
           pipelineRecordsPerS: head.recordsPerS,
           kafkaReadLimit: read,
           clickhouseWriteLimit: write,
           ratio: head.recordsPerS / Math.min(read, write),
           boundBy: read <= write ? 'Kafka read' : 'ClickHouse write',
+          clientReadLimit: client,
+          decodeLimitAllWorkers: Number.isFinite(decode) ? decode : 0,
+          slowestStage: stages[0]![0],
+          ratioToSlowestStage: head.recordsPerS / stages[0]![1],
         };
       }
     }
@@ -353,7 +380,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 }
 
 /** The three limits of one topic: node-rdkafka read, kcat read, then decode and write. */
-async function stageLimits(ctx: RunContext, set: TopicSet, recordsPerUnit: number | undefined, store: StoreOptions, raw: boolean, reads = true): Promise<StageLimits> {
+async function stageLimits(
+  ctx: RunContext, set: TopicSet, recordsPerUnit: number | undefined, store: StoreOptions,
+  o: { raw: boolean; concurrency: number[]; reads?: boolean },
+): Promise<StageLimits> {
+  const reads = o.reads ?? true;
   const { options } = ctx;
   const out: StageLimits = { recordsPerMessage: set.recordsPerMessage, kafkaRead: [], decode: undefined, clickhouseWrite: [] };
   const timeoutMs = options.timeoutS * 1000;
@@ -379,7 +410,7 @@ async function stageLimits(ctx: RunContext, set: TopicSet, recordsPerUnit: numbe
   const rowsPerInsert = Math.min(MAX_ROWS_PER_INSERT, Math.max(1, Math.round(recordsPerUnit ?? CONSUME_BATCH * set.recordsPerMessage)));
   const job: StageLimitJob = {
     kind: 'stage-limits', brokers: options.brokers, topic: set.interval, partitions: set.partitions, messages: set.messages, records: set.records,
-    consumeBatch: CONSUME_BATCH, rowsPerInsert, concurrency: [1, MAX_INFLIGHT_UNITS], store, raw,
+    consumeBatch: CONSUME_BATCH, rowsPerInsert, concurrency: o.concurrency, store, raw: o.raw, maxRows: WRITE_LIMIT_ROWS,
   };
   const limits = startChild<StageLimitsResult>(job, { timeoutMs, label: `stage limits r${set.recordsPerMessage}` });
   const s = await limits.result;

@@ -7,14 +7,10 @@
  * million interval records.
  */
 
+import type { TopicSet as PipelineTopics } from '../chaos/kafka.js';
+
 /** A topic set the harness produced: the interval topic is the one that carries the data. */
-export interface TopicSet {
-  /** Topics handed to the pipeline (`kafka.topics.*`) and its dead-letter topic. */
-  interval: string;
-  sessionEvent: string;
-  vehicleReport: string;
-  enrollment: string;
-  dlq: string;
+export interface TopicSet extends PipelineTopics {
   partitions: number;
   /** Records per Kafka message the data was packed with (the header `pev-records`). */
   recordsPerMessage: number;
@@ -22,7 +18,7 @@ export interface TopicSet {
   records: number;
   messages: number;
   bytes: number;
-  /** Wall time of producing it (generation included), seconds. */
+  /** Wall time of producing it, seconds (simulation included when streamed from the simulator; repacked sets reuse records simulated before). */
   produceSeconds: number;
   /** Which generator made it: the fleet simulator, or the synthetic many-sessions generator. */
   source: 'fleet' | 'synthetic';
@@ -256,10 +252,21 @@ export interface BenchResult {
   limits: StageLimits[];
   headline: {
     pipelineRecordsPerS: number;
+    /** The faster of node-rdkafka and kcat (the issue's definition). */
     kafkaReadLimit: number;
+    /** store.insertTsv, the pipeline's own write path, best concurrency. */
     clickhouseWriteLimit: number;
+    /** pipeline / min(kafkaReadLimit, clickhouseWriteLimit). */
     ratio: number;
     boundBy: string;
+    /** node-rdkafka consume-only: what the pipeline's own Kafka client reads. */
+    clientReadLimit: number;
+    /** Decode limit of one thread times the decode workers. */
+    decodeLimitAllWorkers: number;
+    /** The lowest of the limits of the stages the pipeline runs (client read, decode x workers, write). */
+    slowestStage: string;
+    /** pipeline / that lowest limit. */
+    ratioToSlowestStage: number;
   } | undefined;
   latency: LatencyResult | undefined;
   memory: MemoryResult | undefined;

@@ -34,7 +34,10 @@ function result(): BenchResult {
         { store: 'embedded', path: 'chdb raw insert', rows: 2e6, bytes: 1, rowsPerInsert: 20_000, concurrency: 3, seconds: 2.5, rowsPerS: 800_000, mbPerS: 1, cpuUsPerRecord: 2, verified: true },
       ],
     }],
-    headline: { pipelineRecordsPerS: 200_000, kafkaReadLimit: 1_000_000, clickhouseWriteLimit: 400_000, ratio: 0.5, boundBy: 'ClickHouse write' },
+    headline: {
+      pipelineRecordsPerS: 200_000, kafkaReadLimit: 1_000_000, clickhouseWriteLimit: 400_000, ratio: 0.5, boundBy: 'ClickHouse write',
+      clientReadLimit: 500_000, decodeLimitAllWorkers: 500_000, slowestStage: 'ClickHouse write (store.insertTsv)', ratioToSlowestStage: 0.5,
+    },
     latency: {
       store: 'embedded', recordsPerMessage: 1, offeredRecordsPerS: 100_000, producedRecordsPerS: 99_000, loadShare: 0.5, records: 1e6, seconds: 10, pollMs: 100,
       p50Ms: 300, p90Ms: 500, p99Ms: 900, maxMs: 1200, unobserved: 0, definition: '', peakRssBytes: 1,

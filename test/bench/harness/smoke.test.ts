@@ -43,7 +43,7 @@ void t.test('e2e and limits on a tiny topic', async (t) => {
     'limits.r1.read.node-rdkafka.recordsPerS', 'limits.r1.decode.recordsPerS',
     'limits.r1.write.embedded.store.insertTsv.c1.rowsPerS', 'limits.r1.write.embedded.store.insertTsv.c3.rowsPerS',
     'limits.r1.write.embedded.chdb-raw-insert.c3.rowsPerS',
-    'headline.ratio', 'headline.kafkaReadLimit', 'headline.clickhouseWriteLimit',
+    'headline.ratio', 'headline.kafkaReadLimit', 'headline.clickhouseWriteLimit', 'headline.clientReadLimit', 'headline.ratioToSlowestStage',
   ];
   for (const k of expected) t.ok(k in r.figures, `figure ${k} is present`);
   for (const [k, v] of Object.entries(r.figures)) t.ok(Number.isFinite(v) && v > 0, `figure ${k} = ${v} is positive`);
