@@ -64,6 +64,11 @@ export const configSchema = z.strictObject({
       workers: z.int().min(1).max(64).default(Math.max(1, Math.min(2, availableParallelism()))),
       /** Units (consume batches) decoded or being written at once; bounds memory. */
       maxInflightUnits: z.int().min(1).max(64).default(3),
+      /**
+       * Records per unit, at most (about: the consume size follows the records per message of the
+       * last unit). With kafka.consumeBatch it bounds what a unit holds until it commits.
+       */
+      maxUnitRecords: z.int().min(1).max(10_000_000).default(100_000),
       maxMessageBytes: z.int().min(64).max(100 * 1024 * 1024).default(1024 * 1024),
       /** How far in the future a record's timestamp may be before it is dead-lettered. */
       clockSkewMs: z.int().min(0).max(7 * 24 * 3600 * 1000).default(5 * 60 * 1000),

@@ -4,6 +4,8 @@
  * markdown table the README quotes (bench/results/latest.md).
  */
 import type { BenchResult, PipelineRun, StageLimits, TargetCheck } from './types.js';
+import { loadConfig } from '../../ingest/config.js';
+import { unitMessages } from '../../ingest/pipeline/kafka-loop.js';
 
 export const TARGETS = {
   ratio: 0.7,
@@ -89,8 +91,8 @@ export function throughputAnalysis(r: BenchResult): string {
   return parts.join(' ');
 }
 
-/** The pipeline's consume batch (kafka.consumeBatch default): messages per unit of work. */
-const CONSUME_BATCH = 20_000;
+/** The pipeline's defaults that size a unit of work (kafka.consumeBatch, pipeline.maxUnitRecords). */
+const DEFAULTS = loadConfig({ env: {} });
 
 export function latencyAnalysis(r: BenchResult): string {
   const l = r.latency;
@@ -98,15 +100,16 @@ export function latencyAnalysis(r: BenchResult): string {
   if (l.producedRecordsPerS < 0.95 * l.offeredRecordsPerS) {
     return `The producer reached only ${n0(l.producedRecordsPerS)} of ${n0(l.offeredRecordsPerS)} records/s: the machine could not carry producer, broker and pipeline at this load.`;
   }
-  const fillS = CONSUME_BATCH / (l.offeredRecordsPerS / l.recordsPerMessage);
+  const unit = unitMessages(DEFAULTS.kafka.consumeBatch, DEFAULTS.pipeline.maxUnitRecords, l.recordsPerMessage);
+  const fillS = unit / (l.offeredRecordsPerS / l.recordsPerMessage);
   const parts: string[] = [];
   if (fillS >= 0.5 && l.p99Ms >= 500 * fillS) {
     parts.push(
-      `p99 (${n0(l.p99Ms)} ms) is of the order of the time a unit takes to fill: ${n0(CONSUME_BATCH)} messages at ${n0(l.offeredRecordsPerS / l.recordsPerMessage)} messages/s = ${n0(fillS * 1000)} ms. ` +
-        "node-rdkafka's consume(n) (src/workers.cc, KafkaConsumerConsumeNum) returns only once n messages arrived or no message came for the consume timeout, " +
-        'which is 1,000 ms because ingest/kafka/consumer.ts never applies kafka.consumeTimeoutMs; under a steady flow below the drain rate a unit therefore waits to fill. ' +
-        "Setting 'enable.partition.eof': true makes the call return as soon as it has caught up (librdkafka then polls with a 1 ms timeout), so a unit is whatever has arrived; " +
-        'the harness can show it without a code change: --set kafka.rdkafka.enable.partition.eof=true.',
+      `p99 (${n0(l.p99Ms)} ms) is of the order of the time a unit takes to fill: ${n0(unit)} messages at ${n0(l.offeredRecordsPerS / l.recordsPerMessage)} messages/s = ${n0(fillS * 1000)} ms. ` +
+        "node-rdkafka's consume(n) (src/workers.cc, KafkaConsumerConsumeNum) returns once n messages arrived or no message came for kafka.consumeTimeoutMs; " +
+        'under a steady flow below the drain rate messages never pause that long, so a unit waits to fill. ' +
+        "With 'enable.partition.eof' the call returns as soon as it has caught up with a partition (librdkafka then polls with a 1 ms timeout), so a unit is whatever has arrived; " +
+        'try it without a code change: --set kafka.rdkafka.enable.partition.eof=true, or smaller units: --set kafka.consumeBatch=N.',
     );
   } else {
     parts.push(`At ${n0(l.offeredRecordsPerS)} records/s the pipeline kept up only with queueing: units wait for decode and inserts of the units before them (see the throughput analysis).`);

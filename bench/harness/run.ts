@@ -31,10 +31,13 @@ import type { StageLimitsResult } from './child-limits.js';
 import { brokerPid } from './watch.js';
 import type { BenchResult, PipelineRun, ReadLimit, StageLimits, TopicSet } from './types.js';
 import type { StoreOptions } from '../../aggregate/store/types.js';
+import { loadConfig } from '../../ingest/config.js';
+import { unitMessages } from '../../ingest/pipeline/kafka-loop.js';
 
-/** The pipeline's consume batch and in-flight units (ingest/config.ts defaults). */
-const CONSUME_BATCH = 20_000;
-const MAX_INFLIGHT_UNITS = 3;
+/** The pipeline's consume batch, unit bound and in-flight units (ingest/config.ts defaults). */
+const DEFAULTS = loadConfig({ env: {} });
+const CONSUME_BATCH = DEFAULTS.kafka.consumeBatch;
+const MAX_INFLIGHT_UNITS = DEFAULTS.pipeline.maxInflightUnits;
 /**
  * Rows each write variant inserts (the first ones decoded): a write limit is steady well before
  * 2 million rows, and four variants per setting would otherwise dominate the run's time.
@@ -407,7 +410,7 @@ async function stageLimits(
       }
     }
   }
-  const rowsPerInsert = Math.min(MAX_ROWS_PER_INSERT, Math.max(1, Math.round(recordsPerUnit ?? CONSUME_BATCH * set.recordsPerMessage)));
+  const rowsPerInsert = Math.min(MAX_ROWS_PER_INSERT, Math.max(1, Math.round(recordsPerUnit ?? unitMessages(CONSUME_BATCH, DEFAULTS.pipeline.maxUnitRecords, set.recordsPerMessage) * set.recordsPerMessage)));
   const job: StageLimitJob = {
     kind: 'stage-limits', brokers: options.brokers, topic: set.interval, partitions: set.partitions, messages: set.messages, records: set.records,
     consumeBatch: CONSUME_BATCH, rowsPerInsert, concurrency: o.concurrency, store, raw: o.raw, maxRows: WRITE_LIMIT_ROWS,

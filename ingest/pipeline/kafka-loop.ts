@@ -18,6 +18,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { tpKey, type IngestConsumer } from '../kafka/consumer.js';
+import { recordCountOf } from './processor.js';
 
 export interface PartitionSlice {
   topic: string;
@@ -65,6 +66,29 @@ export interface LoopOptions {
  */
 const CRASH_AFTER_INSERT = Number(process.env['PEVMETER_TEST_CRASH_AFTER_INSERT'] ?? 0);
 
+/** How long a full window is waited on before the partitions are paused. */
+const PAUSE_AFTER_MS = 1_000;
+
+/** The first unit's size in messages, before the records per message are known. */
+export const FIRST_UNIT_MESSAGES = 1_024;
+
+/**
+ * Messages the next consume asks for: units are bounded in records, not only messages, because a
+ * message may carry up to 65,535 records (header pev-records) and a unit's rows are held until it
+ * commits. `perMessage` is the mean records per message of the last unit (0 = none seen yet).
+ */
+export function unitMessages(consumeBatch: number, maxUnitRecords: number, perMessage: number): number {
+  if (perMessage <= 0) return Math.min(consumeBatch, FIRST_UNIT_MESSAGES);
+  return Math.max(1, Math.min(consumeBatch, Math.floor(maxUnitRecords / perMessage)));
+}
+
+/** Declared records in a batch of messages (an unusable header counts as one record). */
+function recordsIn(messages: readonly Message[]): number {
+  let n = 0;
+  for (const m of messages) n += m.headers ? Math.max(1, recordCountOf(m.headers)) : 1;
+  return n;
+}
+
 interface Inflight {
   id: number;
   done: Promise<void>;
@@ -73,7 +97,14 @@ interface Inflight {
 /** Groups messages by partition, keeping order; drops messages of partitions no longer owned. */
 function slice(consumer: IngestConsumer, messages: readonly Message[]): PartitionSlice[] {
   const byTp = new Map<string, PartitionSlice>();
+  // A consume batch comes in runs of one partition's messages: the last slice usually matches,
+  // which saves building a key string per message.
+  let last: PartitionSlice | undefined;
   for (const m of messages) {
+    if (last !== undefined && last.partition === m.partition && last.topic === m.topic) {
+      last.messages.push(m);
+      continue;
+    }
     const key = tpKey(m.topic, m.partition);
     let s = byTp.get(key);
     if (!s) {
@@ -83,6 +114,7 @@ function slice(consumer: IngestConsumer, messages: readonly Message[]): Partitio
       byTp.set(key, s);
     }
     s.messages.push(m);
+    last = s;
   }
   return [...byTp.values()];
 }
@@ -99,6 +131,8 @@ export async function runKafkaLoop(
   const inflight: Inflight[] = [];
   let commitChain: Promise<void> = Promise.resolve();
   let carry: Message[] = [];
+  let perMessage = 0;
+  const want = () => unitMessages(cfg.kafka.consumeBatch, cfg.pipeline.maxUnitRecords, perMessage);
   let idleSince = Date.now();
   const revoked = new Set<string>();
   consumer.onRevoke = (keys) => {
@@ -114,11 +148,21 @@ export async function runKafkaLoop(
   };
 
   while (!opts.stop.aborted && !summary.halted) {
+    if (inflight.length >= cfg.pipeline.maxInflightUnits && !consumer.paused) {
+      // A full window usually frees within a unit's write time. Pausing is for longer waits (a
+      // slow or absent store): librdkafka drops a paused partition's prefetched messages and
+      // fetches them again on resume, which at every unit boundary cost a third of the throughput.
+      // Meanwhile its prefetch stays bounded by queued.max.messages.kbytes.
+      const oldest = inflight[0]!;
+      await Promise.race([oldest.done, new Promise((r) => setTimeout(r, PAUSE_AFTER_MS))]);
+      if (inflight.length < cfg.pipeline.maxInflightUnits) continue;
+    }
     if (inflight.length >= cfg.pipeline.maxInflightUnits) {
       consumer.pauseAll();
       metrics.paused.set(1);
-      // Keep polling (group membership, rebalances) but never drop what arrives.
-      const extra = await consumer.consume(cfg.kafka.consumeBatch);
+      // Keep polling (group membership, rebalances) but never drop what arrives; a unit's worth
+      // waiting is enough (consume(1) still polls).
+      const extra = await consumer.consume(Math.max(1, want() - carry.length));
       if (extra.length > 0) carry.push(...extra);
       // The window may have emptied while consume() waited: then there is nothing to wait for.
       const oldest = inflight[0];
@@ -129,17 +173,22 @@ export async function runKafkaLoop(
       consumer.resumeAll();
       metrics.paused.set(0);
     }
+    const size = want();
     let messages: Message[];
-    try {
-      messages = await consumer.consume(cfg.kafka.consumeBatch);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'consume failed; retrying');
-      await new Promise((r) => setTimeout(r, 200));
-      continue;
-    }
-    if (carry.length > 0) {
-      messages = carry.concat(messages);
-      carry = [];
+    if (carry.length >= size) {
+      messages = carry.splice(0, size);
+    } else {
+      try {
+        messages = await consumer.consume(size - carry.length);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'consume failed; retrying');
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      if (carry.length > 0) {
+        messages = carry.concat(messages);
+        carry = [];
+      }
     }
     if (messages.length === 0) {
       // Time with units in flight (or paused behind them) is not idle time.
@@ -160,6 +209,7 @@ export async function runKafkaLoop(
       continue;
     }
     idleSince = Date.now();
+    perMessage = recordsIn(messages) / messages.length;
     const slices = slice(consumer, messages);
     const id = ++summary.units;
     summary.messages += messages.length;

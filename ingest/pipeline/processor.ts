@@ -136,11 +136,14 @@ export class KafkaUnitProcessor implements UnitProcessor {
   /** The schema IDs the unit's messages start with (later records of a message are seen by the workers). */
   private static firstIds(slices: readonly PartitionSlice[]): Set<number> {
     const ids = new Set<number>();
+    let last = -1;
     for (const s of slices) {
       for (const m of s.messages) {
         const v = m.value;
         if (!v || v.length < 5 || v[0] !== 0) continue;
-        ids.add(v.readUInt32BE(1));
+        const id = v.readUInt32BE(1);
+        // Almost every message of a topic names the same ID: skip the set for repeats.
+        if (id !== last) ids.add((last = id));
       }
     }
     return ids;
