@@ -207,22 +207,84 @@ interface HeldFeed {
   /** Produces the rest. */
   release: () => void;
   feeding: Promise<FeedResult>;
+  /** Exact-copy offsets per partition, filled as delivery reports arrive. */
+  copies: Map<string, Set<number>>;
+  /** Releases the rest and stops pacing it: for a run that ends early (nothing consumes any more). */
+  stop: () => void;
+  /**
+   * Closes (false) or opens (true) the paced feed: while closed it produces nothing more. A run
+   * closes it while a fault is being put in place and opens it once the fault holds, so the next
+   * unit meets the fault however fast the pipeline drained what was there.
+   */
+  gate: (open: boolean) => void;
 }
 
 /**
  * Feeds `fraction` of the data as a backlog and holds the rest until `release`: a scenario can
- * then inject its fault while data is still arriving, whatever the machine's speed.
+ * then inject its fault while data is still arriving, whatever the machine's speed. With `window`,
+ * the rest is produced at most that many messages ahead of the group's commits, so a pipeline
+ * faster than the scenario's steps cannot drain everything before a later fault (a pace that sees
+ * no commit for a minute stops holding back).
  */
-function heldFeed(ctx: ChaosContext, s: Setup, fraction: number): HeldFeed {
+function heldFeed(ctx: ChaosContext, s: Setup, fraction: number, window?: number): HeldFeed {
+  let released = false;
+  let stopped = false;
+  let opened: Promise<void> = Promise.resolve();
+  let open = (): void => undefined;
   let release = (): void => undefined;
-  const resume = new Promise<void>((r) => (release = r));
+  const resume = new Promise<void>((r) => (release = () => {
+    released = true;
+    r();
+  }));
   let onHold = (): void => undefined;
   const held = new Promise<void>((r) => (onHold = r));
   const backlog = Math.floor(ctx.records * fraction);
-  ctx.log(`[${s.name}] feeding ~${ctx.records.toLocaleString('en-US')} records to ${s.base}.* (${backlog.toLocaleString('en-US')} first, the rest during the fault)`);
-  const feeding = feedFleet({ brokers: s.brokers, topics: s.topics, fleet: fleetFor(ctx.records, `${ctx.seed}-${s.name}`), hold: { afterMessages: backlog, onHold, resume } });
-  feeding.catch(() => undefined);
-  return { backlog, holding: Promise.race([held, feeding]), release, feeding };
+  ctx.log(`[${s.name}] feeding ~${ctx.records.toLocaleString('en-US')} records to ${s.base}.* (${backlog.toLocaleString('en-US')} first, the rest during the fault${window === undefined ? '' : `, at most ${window.toLocaleString('en-US')} messages ahead of the commits`})`);
+  let pacer: Promise<OffsetReader> | undefined;
+  const pace = async (produced: number): Promise<void> => {
+    if (window === undefined || !released || stopped) return;
+    await opened;
+    pacer ??= OffsetReader.open(s.brokers, s.group);
+    const reader = await pacer;
+    let last = -1;
+    let since = Date.now();
+    while (!stopped) {
+      let committed: number;
+      try {
+        committed = await reader.committedTotal(s.tps, 5_000);
+      } catch {
+        return;
+      }
+      if (produced - committed <= window) return;
+      if (committed !== last) {
+        last = committed;
+        since = Date.now();
+      } else if (Date.now() - since > 60_000) {
+        return;
+      }
+      await sleep(50);
+    }
+  };
+  const copies = new Map<string, Set<number>>();
+  const feeding = feedFleet({ brokers: s.brokers, topics: s.topics, fleet: fleetFor(ctx.records, `${ctx.seed}-${s.name}`), hold: { afterMessages: backlog, onHold, resume }, pace, copies });
+  const closed = feeding.finally(async () => {
+    if (pacer) await (await pacer).close();
+  });
+  closed.catch(() => undefined);
+  const gate = (wantOpen: boolean): void => {
+    if (wantOpen) {
+      open();
+    } else {
+      open();
+      opened = new Promise<void>((r) => (open = r));
+    }
+  };
+  const stop = (): void => {
+    stopped = true;
+    gate(true);
+    release();
+  };
+  return { backlog, holding: Promise.race([held, closed]), release, feeding: closed, copies, stop, gate };
 }
 
 function startChild(p: Setup, o: Partial<IngestProcessOptions>): IngestProcess {
@@ -408,12 +470,13 @@ async function rowsBeyondCommit(store: Store, committed: Map<string, number>, tp
 }
 
 /** Offsets committed now, as claims for checkOffsets (copies included). */
-function claims(p: Prepared, committed: Map<string, number>) {
+/** What the group claims per partition, with the feed's exact-copy offsets (known so far). */
+function claims(p: Setup, copies: Map<string, Set<number>>, committed: Map<string, number>) {
   return p.tps.map((tp) => ({
     topic: tp.topic,
     partition: tp.partition,
     committed: committed.get(tpKey(tp.topic, tp.partition)) ?? -1,
-    copies: p.feed.copies.get(tpKey(tp.topic, tp.partition)) ?? new Set<number>(),
+    copies: copies.get(tpKey(tp.topic, tp.partition)) ?? new Set<number>(),
   }));
 }
 
@@ -660,7 +723,7 @@ export async function storeScenario(ctx: ChaosContext): Promise<ScenarioResult> 
     // committed during the outage with what the server holds.
     proxy.block();
     await ch.start();
-    const snapshot = await withStore(direct, (st) => checkOffsets(st, claims(p, committedDuring)));
+    const snapshot = await withStore(direct, (st) => checkOffsets(st, claims(p, p.feed.copies, committedDuring)));
     let committedAtOutage = 0;
     for (const v of committedDuring.values()) committedAtOutage += Math.max(0, v);
     proxy.unblock();
@@ -699,8 +762,10 @@ type Rejection = 'missing-table' | 'read-only' | 'wrong-password';
 export async function rejectedScenario(ctx: ChaosContext): Promise<ScenarioResult> {
   const started = Date.now();
   const ch = await ctx.clickhouse();
-  // Small units, so data is still flowing when the fault comes: a unit has to hit it.
-  const p = await prepare(ctx, 'rejected', ctx.brokers, { requestTimeoutMs: 10_000, consumeBatch: 2_000 });
+  // Small units, and a feed paced at most 12,000 messages ahead of the commits, so data is still
+  // flowing when each fault comes however fast the pipeline is: a unit has to hit it.
+  const p = await setup(ctx, 'rejected', ctx.brokers, { requestTimeoutMs: 10_000, consumeBatch: 2_000 });
+  const feed0 = heldFeed(ctx, p, 0.1, 12_000);
   const usersXml = usersXmlOf(ch.httpPort);
   const original = readFileSync(usersXml, 'utf8');
   const restoreUsers = async () => {
@@ -708,9 +773,12 @@ export async function rejectedScenario(ctx: ChaosContext): Promise<ScenarioResul
     await waitForLogin(ch, ch.username, ch.password, true);
   };
   try {
+    await feed0.holding;
+    feed0.release();
     const admin = httpOptions(ch, p.database, 'default');
     await prepareStore(admin);
-    const total = p.feed.messages;
+    // Round targets from the records asked for; the exact message count is known when the feed ends.
+    const total = ctx.records;
     const checks: Check[] = [];
     const faults: string[] = [];
     const rounds: Record<string, unknown>[] = [];
@@ -719,6 +787,7 @@ export async function rejectedScenario(ctx: ChaosContext): Promise<ScenarioResul
       const child = startChild(p, { clickhouseUrl: ch.url, clickhouseUser: ch.username, clickhousePassword: ch.password, database: p.database });
       const before = await p.reader.committedTotal(p.tps);
       await waitCommitted(p, Math.min(total, Math.max(before + 1, Math.floor((total * (i + 1)) / 5))), { timeoutMs: drainTimeoutMs(total), child, what: `progress before ${kind}` });
+      feed0.gate(false);
       const injectedAt = Date.now();
       if (kind === 'missing-table') {
         await withStore(admin, (s) => s.client.command({ query: `RENAME TABLE ${p.database}.interval_raw TO ${p.database}.interval_raw_hidden` }));
@@ -731,13 +800,14 @@ export async function rejectedScenario(ctx: ChaosContext): Promise<ScenarioResul
         await waitForLogin(ch, ch.username, ch.password, kind === 'read-only' ? 'readonly' : false);
       }
       faults.push(`store refuses writes: ${kind}`);
+      feed0.gate(true);
       const exit = await child.wait(120_000, `ingest after ${kind}`);
       const haltMs = Date.now() - injectedAt;
       const committed = await p.reader.committed(p.tps);
       // Undo the fault, then look: every committed offset must be backed by stored rows.
       if (kind === 'missing-table') await withStore(admin, (s) => s.client.command({ query: `RENAME TABLE ${p.database}.interval_raw_hidden TO ${p.database}.interval_raw` }));
       else await restoreUsers();
-      const coverage = await withStore(admin, (s) => checkOffsets(s, claims(p, committed)));
+      const coverage = await withStore(admin, (s) => checkOffsets(s, claims(p, feed0.copies, committed)));
       let committedTotal = 0;
       for (const v of committed.values()) committedTotal += Math.max(0, v);
       const log = tail(p.logFile, 200);
@@ -749,12 +819,17 @@ export async function rejectedScenario(ctx: ChaosContext): Promise<ScenarioResul
     }
     const fixedAt = Date.now();
     const last = startChild(p, { clickhouseUrl: ch.url, clickhouseUser: ch.username, clickhousePassword: ch.password, database: p.database, untilIdleMs: 4_000 });
-    const exit = await last.wait(drainTimeoutMs(total), 'final ingest run');
+    const feed = await feed0.feeding;
+    fed(ctx, p, feed);
+    const exit = await last.wait(drainTimeoutMs(feed.messages), 'final ingest run');
     checks.push({ name: 'after the fix, a restart drains and exits 0', ok: exit.code === 0, detail: `exit ${JSON.stringify(exit)}` });
-    const v = await verify(p, admin, 'raw-dedup');
-    return result(p, v, { faults, recoveryMs: Date.now() - fixedAt, recoveryNote: 'restart after the operator fix to drained (includes the 4 s idle exit)', checks, started, details: { rounds } });
+    const fedAll: Prepared = { ...p, feed };
+    const v = await verify(fedAll, admin, 'raw-dedup');
+    return result(fedAll, v, { faults, recoveryMs: Date.now() - fixedAt, recoveryNote: 'restart after the operator fix to drained (includes the 4 s idle exit)', checks, started, details: { rounds } });
   } finally {
     writeFileSync(usersXml, original);
+    feed0.stop();
+    await feed0.feeding.catch(() => undefined);
     await cleanup(ctx, p);
   }
 }
@@ -791,8 +866,9 @@ export async function scaleScenario(ctx: ChaosContext): Promise<ScenarioResult> 
   const started = Date.now();
   const ch = await ctx.clickhouse();
   const s = await setup(ctx, 'scale', ctx.brokers, { consumeBatch: 5_000 });
-  // A third is a backlog; the rest arrives while the group changes shape.
-  const feed0 = heldFeed(ctx, s, 0.35);
+  // A third is a backlog; the rest arrives while the group changes shape, paced so that the
+  // second change still happens under load.
+  const feed0 = heldFeed(ctx, s, 0.35, 12_000);
   try {
     await feed0.holding;
     const admin = httpOptions(ch, s.database);
@@ -806,17 +882,19 @@ export async function scaleScenario(ctx: ChaosContext): Promise<ScenarioResult> 
     const joinedAt = Date.now();
     await waitCommitted(s, at1 + 1, { timeoutMs: 120_000, child: second, what: 'progress after the second consumer joined' });
     const joinRecovery = Date.now() - joinedAt;
-    const feed = await feed0.feeding;
-    fed(ctx, s, feed);
-    const p: Prepared = { ...s, feed };
-    const total = feed.messages;
-    const at2 = await waitCommitted(p, Math.floor(feed0.backlog + (total - feed0.backlog) * 0.3), { timeoutMs: drainTimeoutMs(total), child: second, what: 'progress with two consumers' });
+    // The leave comes while the paced feed is still producing: about 30 % into the rest of the data.
+    const at2 = await waitCommitted(s, Math.floor(feed0.backlog + (ctx.records - feed0.backlog) * 0.3), { timeoutMs: drainTimeoutMs(ctx.records), child: second, what: 'progress with two consumers' });
     const leftAt = Date.now();
     first.kill('SIGTERM');
     const firstExit = await first.wait(60_000, 'first consumer leaving');
     const leaveMs = Date.now() - leftAt;
-    await waitCommitted(p, at2 + 1, { timeoutMs: 120_000, child: second, what: 'progress after the first consumer left' });
+    await waitCommitted(s, at2 + 1, { timeoutMs: 120_000, child: second, what: 'progress after the first consumer left' });
     const leaveRecovery = Date.now() - leftAt;
+    const feed = await feed0.feeding;
+    fed(ctx, s, feed);
+    const p: Prepared = { ...s, feed };
+    const total = feed.messages;
+    checks.push({ name: 'the first consumer left while data was still arriving', ok: at2 + 1 < total, detail: `left at ${at2} of ${total} messages committed` });
     await waitCommitted(p, total, { timeoutMs: drainTimeoutMs(total), child: second, what: 'drain with one consumer' });
     second.kill('SIGTERM');
     const secondExit = await second.wait(60_000, 'second consumer stopping');
@@ -832,7 +910,7 @@ export async function scaleScenario(ctx: ChaosContext): Promise<ScenarioResult> 
       details: { joinRecoveryMs: joinRecovery, leaveRecoveryMs: leaveRecovery, leaveMs },
     });
   } finally {
-    feed0.release();
+    feed0.stop();
     await feed0.feeding.catch(() => undefined);
     await cleanup(ctx, s);
   }
