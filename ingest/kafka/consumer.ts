@@ -38,6 +38,12 @@ export class IngestConsumer {
   ) {
     this.consumer = new Kafka.KafkaConsumer(
       {
+        // consume(n) returns once n messages arrived or none came for kafka.consumeTimeoutMs; under
+        // a steady flow that means waiting for a full unit. With partition EOF events librdkafka's
+        // batch call stops as soon as it has caught up with a partition, so a unit is what has
+        // arrived: p50/p99 produce-to-queryable 308/824 ms instead of 1,054/1,695 ms at half the
+        // maximum load, same throughput (bench harness, quiet 2-core machine). Overridable.
+        'enable.partition.eof': true,
         ...cfg.kafka.rdkafka,
         'bootstrap.servers': cfg.kafka.brokers,
         'group.id': cfg.kafka.groupId,
