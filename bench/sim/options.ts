@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../../ingest/errors.js';
 import { MAX_ID_INDEX } from './ids.js';
+import type { FlagCode } from '../../reconcile/types.js';
 
 export const FAULT_KINDS = [
   'resend',
@@ -27,26 +28,11 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Reconciliation codes (issue 4) the simulator's ground truth refers to. */
-export const FLAG_CODES = [
-  'GAP',
-  'QUALITY_GATE',
-  'DUPLICATE_CONFLICT',
-  'SUM_CHECK',
-  'REGISTER_RESET',
-  'NEGATIVE',
-  'SPIKE',
-  'CLOCK',
-  'VEHICLE_MISMATCH',
-  'VEHICLE_MISSING',
-  'ESCI_MISMATCH',
-  'UNFINISHED',
-  'NOT_ENROLLED',
-  'PREMISE_MISMATCH',
-  'EXCEEDS_GRANT',
-  'OFF_SCHEDULE',
-] as const;
-export type FlagCode = (typeof FLAG_CODES)[number];
+/**
+ * Reconciliation codes the simulator's ground truth refers to: reconciliation's own list (the
+ * simulator never injects ADJUSTMENT or UNPRICED; those come from billing state and configuration).
+ */
+export type { FlagCode } from '../../reconcile/types.js';
 
 /**
  * The codes each fault kind must raise. `gap` raises QUALITY_GATE as well when its missing share

@@ -132,9 +132,8 @@ export function corpus(nowMs: number, maxMessageBytes: number): CorpusCase[] {
   cases.push(one('malformed VIN (I and O)', 'interval', framed('interval', goodInterval(911, { pev_id: 'IHGCM82633O004352' })), 'PEV_BAD_ID'));
   cases.push(one('sequence number negative', 'interval', framed('interval', goodInterval(912, { seq: -1 })), 'PEV_SEQ_RANGE'));
   // A string whose length field is negative (zig-zag 0x01 = -1) at the first field. avsc moves its
-  // read position back by one and reads on until it runs past the message: PEV_TRUNCATED, not the
-  // PEV_AVRO_INVALID docs/errors.md names for negative lengths (reported; the record is dead-lettered
-  // either way).
+  // read position back by one and reads on until it runs past the message: PEV_TRUNCATED, as
+  // docs/errors.md says for a corrupt length that runs past the end.
   cases.push(one('negative string length', 'interval', Buffer.concat([ok.subarray(0, 5), Buffer.from([0x01]), ok.subarray(6)]), 'PEV_TRUNCATED'));
 
   const multi = [goodInterval(913), goodInterval(914, { energy_wh: -1 }), goodInterval(915)];
