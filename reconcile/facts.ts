@@ -342,9 +342,11 @@ export class FactsReader {
   }
 
   /**
-   * Batches in session-ID order. The next batch's query is sent before this one is handed out,
+   * Batches in session-ID order. The next batch's query is sent when this one's `each` starts,
    * so ClickHouse (its own threads, in-process or on a server) aggregates batch k+1 while the
-   * caller evaluates batch k.
+   * caller evaluates batch k. Not earlier: chDB runs one query at a time, and a query the caller
+   * makes between receiving a batch and reading it (its billing state) would wait behind the
+   * prefetch, leaving ClickHouse and the evaluation to take turns (1,000,000 sessions: 129 s).
    */
   async *read(): AsyncGenerator<FactsBatch> {
     let next: Promise<ResultSet<'JSONCompactEachRow'>> | undefined = this.ranges.length > 0 ? this.query(0) : undefined;
@@ -353,12 +355,17 @@ export class FactsReader {
     for (let b = 0; b < this.ranges.length; b++) {
       const range = this.ranges[b]!;
       const rs = await next!;
-      next = b + 1 < this.ranges.length ? this.query(b + 1) : undefined;
-      next?.catch(() => {});
+      next = undefined;
+      const prefetch = (): void => {
+        if (next !== undefined || b + 1 >= this.ranges.length) return;
+        next = this.query(b + 1);
+        next.catch(() => {});
+      };
       let consumed = false;
       const each = async (fn: (f: SessionFacts) => void): Promise<number> => {
         if (consumed) throw new Error('FactsBatch.each: a batch is read once');
         consumed = true;
+        prefetch();
         // Facts are built, used and dropped one session at a time: they die young, which keeps
         // a million sessions' objects out of the old generation.
         let count = 0;
@@ -374,6 +381,7 @@ export class FactsReader {
       };
       yield { index: b, of: this.ranges.length, range, each };
       if (!consumed) rs.close();
+      prefetch();
     }
   }
 
