@@ -19,12 +19,14 @@ void t.test('splitStatements drops comments and splits on ; outside quotes', (t)
   t.end();
 });
 
-void t.test('the shipped migrations split into CREATE ... IF NOT EXISTS statements', (t) => {
+void t.test('the shipped migrations split into idempotent statements (IF NOT EXISTS, IF EXISTS)', (t) => {
+  const idempotent = /^(CREATE (TABLE|VIEW|DATABASE) IF NOT EXISTS \{db\}\.|ALTER TABLE \{db\}\.\w+ RENAME COLUMN IF EXISTS \w+ TO \w+$)/;
   for (const m of clickhouseMigrations()) {
     const stmts = splitStatements(m.sql);
     t.ok(stmts.length > 0, m.name);
-    for (const s of stmts) t.match(s, /^CREATE (TABLE|VIEW|DATABASE) IF NOT EXISTS \{db\}\./, `${m.name}: idempotent`);
+    for (const s of stmts) t.match(s, idempotent, `${m.name}: idempotent`);
   }
+  t.notMatch('ALTER TABLE {db}.billing_record RENAME COLUMN a TO b', idempotent, 'a rename without IF EXISTS is not');
   t.end();
 });
 
