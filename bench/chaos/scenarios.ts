@@ -464,17 +464,18 @@ async function diagnose(child: IngestProcess, metricsPort: number): Promise<stri
 async function rowsBeyondCommit(store: Store, committed: Map<string, number>, tps: readonly TopicPartition[]): Promise<number> {
   let rows = 0;
   for (const tp of tps) {
-    const c = Math.max(0, committed.get(tpKey(tp.topic, tp.partition)) ?? -1);
-    const union = ['interval_raw', 'session_event_raw', 'vehicle_report_raw', 'enrollment', 'dead_letter']
-      .map((t) => `SELECT src_offset FROM {db}.${t} WHERE src_topic = '${tp.topic}' AND src_partition = ${tp.partition} AND src_offset >= ${c}`)
-      .join(' UNION ALL ');
-    const [r] = await store.select<{ n: unknown }>(`SELECT count() AS n FROM (${union})`);
-    rows += toInt(r?.n);
+    const from = Math.max(0, committed.get(tpKey(tp.topic, tp.partition)) ?? -1);
+    for (const t of ['interval_raw', 'session_event_raw', 'vehicle_report_raw', 'enrollment', 'dead_letter']) {
+      const [r] = await store.select<{ n: unknown }>(
+        `SELECT count() AS n FROM {db}.${t} WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset >= {from:UInt64}`,
+        { topic: tp.topic, partition: tp.partition, from },
+      );
+      rows += toInt(r?.n);
+    }
   }
   return rows;
 }
 
-/** Offsets committed now, as claims for checkOffsets (copies included). */
 /** What the group claims per partition, with the feed's exact-copy offsets (known so far). */
 function claims(p: Setup, copies: Map<string, Set<number>>, committed: Map<string, number>) {
   return p.tps.map((tp) => ({

@@ -190,7 +190,7 @@ export class IngestConsumer {
    */
   async drained(timeoutMs = 10_000): Promise<boolean> {
     const tps = await this.topicPartitions(timeoutMs);
-    if (tps.length === 0) return false;
+    // No partition at all (the topics do not exist): nothing was or can be consumed.
     const committed = new Map((await this.committed(tps, timeoutMs)).map((c) => [tpKey(c.topic, c.partition), c.offset]));
     for (const tp of tps) {
       const high = await this.highWatermark(tp.topic, tp.partition, timeoutMs);
