@@ -13,6 +13,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { inspect, promisify } from 'node:util';
 import type { Test } from 'tap';
+import { topicSet } from '../../bench/chaos/kafka.js';
+import type { RecordKind } from '../../schemas/index.js';
 import { openStore } from '../../aggregate/store/connect.js';
 import type { Store, StoreOptions } from '../../aggregate/store/types.js';
 import { packageRoot } from '../../schemas/index.js';
@@ -208,6 +210,21 @@ export function uniqueName(prefix: string): string {
   const clean = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   counter += 1;
   return `${clean}_${process.pid.toString(36)}_${Date.now().toString(36)}_${counter}`;
+}
+
+/**
+ * A run of one test file against the real broker: a unique name, its source topics by record kind
+ * and dead-letter topic (named as the fault runs name them, bench/chaos/kafka.ts topicSet), and a
+ * fresh folder under tap's test dir, removed when the file's tests end.
+ */
+export function brokerRun(t: Test, prefix: string): { run: string; topics: Record<RecordKind, string>; dlqTopic: string; dir: string } {
+  const run = uniqueName(prefix);
+  const { dlq: dlqTopic, ...topics } = topicSet(run);
+  const dir = t.testdirName;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+  return { run, topics, dlqTopic, dir };
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -24,8 +24,7 @@ import { HttpSchemaResolver } from '../../ingest/registry/http.js';
 import { scrubSecrets } from '../../ingest/log.js';
 import { secretsOf } from '../../ingest/service.js';
 import { localSchemas } from '../../schemas/index.js';
-import type { RecordKind } from '../../schemas/index.js';
-import { clickhouseServer, kafkaBrokers, uniqueName } from '../helpers/services.js';
+import { clickhouseServer, kafkaBrokers, brokerRun } from '../helpers/services.js';
 import { corpus, framed, goodInterval, goodSessionEvent } from '../ingest/bad-input/cases.js';
 import { createTopics, produceAll } from '../ingest/bad-input/kafka.js';
 import type { OutMessage } from '../ingest/bad-input/kafka.js';
@@ -33,18 +32,7 @@ import { SECRETS, USERS, cliEntry, findLeaks, freePort, httpGet, runCli } from '
 import type { ChildRun } from './helpers.js';
 
 const brokers = await kafkaBrokers();
-const run = uniqueName('secrets');
-const topics: Record<RecordKind, string> = {
-  interval: `${run}.interval`,
-  sessionEvent: `${run}.session-event`,
-  vehicleReport: `${run}.vehicle-report`,
-  enrollment: `${run}.enrollment`,
-};
-const dlqTopic = `${run}.dlq`;
-const dir = t.testdirName;
-rmSync(dir, { recursive: true, force: true });
-mkdirSync(dir, { recursive: true });
-t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+const { run, topics, dlqTopic, dir } = brokerRun(t, 'secrets');
 
 // A registry that serves our schemas to the right credentials only, and remembers what it was sent.
 type RegistryMode = 'token' | 'refuse';

@@ -9,7 +9,7 @@
  * chDB allows one store folder per process: this file uses one folder for both runs.
  */
 import t from 'tap';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../../aggregate/store/connect.js';
 import type { Store } from '../../../aggregate/store/types.js';
@@ -24,7 +24,7 @@ import { runIngestService, withPipeline } from '../../../ingest/service.js';
 import { localSchemas } from '../../../schemas/index.js';
 import type { RecordKind } from '../../../schemas/index.js';
 import { TABLE_OF_KIND } from '../../../schemas/tables.js';
-import { kafkaBrokers, uniqueName } from '../../helpers/services.js';
+import { kafkaBrokers, brokerRun } from '../../helpers/services.js';
 import { corpus, framed, goodEnrollment, goodInterval, goodSessionEvent, goodVehicleReport } from './cases.js';
 import type { CorpusCase } from './cases.js';
 import { buildContainer } from './container-files.js';
@@ -38,18 +38,7 @@ const VALID_TO = Date.UTC(2027, 0, 1);
 const PARTITIONS: Record<RecordKind, number> = { interval: 2, sessionEvent: 1, vehicleReport: 1, enrollment: 1 };
 
 const brokers = await kafkaBrokers();
-const run = uniqueName('badin');
-const topics: Record<RecordKind, string> = {
-  interval: `${run}.interval`,
-  sessionEvent: `${run}.session-event`,
-  vehicleReport: `${run}.vehicle-report`,
-  enrollment: `${run}.enrollment`,
-};
-const dlqTopic = `${run}.dlq`;
-const dir = t.testdirName;
-rmSync(dir, { recursive: true, force: true });
-mkdirSync(dir, { recursive: true });
-t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+const { run, topics, dlqTopic, dir } = brokerRun(t, 'badin');
 
 function config(): Config {
   return loadConfig({

@@ -13,7 +13,7 @@
  * records whose schema ID does not exist, or cannot be read as ours, are dead-lettered.
  */
 import t from 'tap';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,25 +26,14 @@ import { runIngestService } from '../../../ingest/service.js';
 import { localSchemas, parseSchema } from '../../../schemas/index.js';
 import type { RecordKind } from '../../../schemas/index.js';
 import { TABLE_OF_KIND } from '../../../schemas/tables.js';
-import { kafkaBrokers, uniqueName, waitFor } from '../../helpers/services.js';
+import { kafkaBrokers, brokerRun, waitFor } from '../../helpers/services.js';
 import { body, framed, goodEnrollment, goodInterval, goodSessionEvent, goodVehicleReport } from './cases.js';
 import { committedOffsets, createTopics, produceAll, readTopic } from './kafka.js';
 import type { OutMessage } from './kafka.js';
 import { frame } from '../../../ingest/codec/framing.js';
 
 const brokers = await kafkaBrokers();
-const run = uniqueName('regout');
-const topics: Record<RecordKind, string> = {
-  interval: `${run}.interval`,
-  sessionEvent: `${run}.session-event`,
-  vehicleReport: `${run}.vehicle-report`,
-  enrollment: `${run}.enrollment`,
-};
-const dlqTopic = `${run}.dlq`;
-const dir = t.testdirName;
-rmSync(dir, { recursive: true, force: true });
-mkdirSync(dir, { recursive: true });
-t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+const { run, topics, dlqTopic, dir } = brokerRun(t, 'regout');
 
 type Mode = 'garbage' | 'correct';
 let mode: Mode = 'garbage';
