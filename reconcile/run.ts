@@ -229,9 +229,9 @@ export async function reconcilePeriod(
     timings[key] += now - mark;
     mark = now;
   };
-  for await (const batch of reader.read()) {
+  for await (const batch of reader.read((range) => loadStates(store, period, range))) {
     lap('readMs');
-    const states = await loadStates(store, period, batch.range);
+    const states = await batch.alongside;
     lap('stateMs');
     const billingRows: string[] = [];
     const sessionRows: string[] = [];

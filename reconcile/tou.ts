@@ -306,6 +306,13 @@ export function splitPieces(pieces: readonly Piece[], cal: Stretches, period: Pe
       continue;
     }
     const k0 = cal.stretchAt(piece.startMs);
+    const stretchEnd = k0 + 1 < cal.cuts.length ? cal.cuts[k0 + 1]! : Infinity;
+    const startsInside = piece.startMs >= period.fromMs && piece.startMs < period.toMs;
+    if (piece.endMs <= stretchEnd && (startsInside ? piece.endMs <= period.toMs : piece.endMs <= period.fromMs || piece.startMs >= period.toMs)) {
+      // The common case, taken without building the cut lists: one stretch, one side of the period.
+      (startsInside ? inside : outside)[cal.periodOf[k0]!]! += piece.wh;
+      continue;
+    }
     points.length = 0;
     points.push(piece.startMs);
     for (let k = k0 + 1; k < cal.periodOf.length && cal.cuts[k]! < piece.endMs; k++) points.push(cal.cuts[k]!);

@@ -4,7 +4,6 @@
  * writes raw rows with); an array is `[...]` with each string in single quotes, escaped the same
  * way plus `\'`, which is how ClickHouse reads arrays inside a TSV field.
  */
-import { Readable } from 'node:stream';
 import type { Store } from '../aggregate/store/types.js';
 import { escapeTsv } from '../ingest/decode/rows.js';
 
@@ -39,11 +38,5 @@ export async function insertRows(store: Store, table: string, columns: readonly 
 /** Appends rows already written as TSV lines (each ending in a newline) in one insert. */
 export async function insertLines(store: Store, table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
-  const text = lines.join('');
-  await store.client.insert({
-    table: `${store.database}.${table}`,
-    values: Readable.from([Buffer.from(text, 'utf8')], { objectMode: false }),
-    format: 'TabSeparated',
-    columns: columns as unknown as [string, ...string[]],
-  });
+  await store.insertTsvColumns(table, columns, [Buffer.from(lines.join(''), 'utf8')]);
 }

@@ -151,10 +151,16 @@ function open(options: StoreOptions): Store {
     migrate(): Promise<MigrationResult> {
       return runMigrations(client, db, password);
     },
-    async insertTsv(table: RawTable, chunks: readonly Uint8Array[]): Promise<void> {
+    insertTsv(table: RawTable, chunks: readonly Uint8Array[]): Promise<void> {
       const columns = (INSERT_COLUMNS as Partial<Record<string, readonly string[]>>)[table];
       if (columns === undefined) {
-        throw new StoreError('PEV_STORE_REJECTED', `insert into ${db}.${String(table)}: not a raw table`, false);
+        return Promise.reject(new StoreError('PEV_STORE_REJECTED', `insert into ${db}.${String(table)}: not a raw table`, false));
+      }
+      return store.insertTsvColumns(table, columns, chunks);
+    },
+    async insertTsvColumns(table: string, columns: readonly string[], chunks: readonly Uint8Array[]): Promise<void> {
+      if (!isIdentifier(table) || !columns.every(isIdentifier) || columns.length === 0) {
+        throw new StoreError('PEV_STORE_REJECTED', `insert into ${db}.${JSON.stringify(table)}: table and columns must be identifiers`, false);
       }
       let bytes = 0;
       for (const c of chunks) bytes += c.byteLength;

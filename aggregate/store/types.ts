@@ -43,6 +43,11 @@ export interface Store {
    * it rejects the insert (missing table, bad credentials, read-only).
    */
   insertTsv(table: RawTable, chunks: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Appends TabSeparated rows of the named columns to any of the product's tables (`table` is a
+   * name from our own code, never user input), with the same errors as `insertTsv`.
+   */
+  insertTsvColumns(table: string, columns: readonly string[], chunks: readonly Uint8Array[]): Promise<void>;
   /** Runs a SELECT with server-side parameters and returns JSONEachRow rows. */
   select<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adjustmentFor, contentDigest, decide, exportPeriod, type RecordContent, type RecordState } from '../../reconcile/billing.js';
+import { adjustmentFor, contentDigest, decide, digest, exportPeriod, type RecordContent, type RecordState } from '../../reconcile/billing.js';
 import { resolveConfig } from '../../reconcile/config.js';
 import { reconcilePeriod, type RunSummary } from '../../reconcile/run.js';
 import type { Period } from '../../reconcile/types.js';
@@ -28,6 +28,40 @@ void t.test('contentDigest covers what is billed and said, not the order of warn
   t.not(contentDigest({ ...content, amountMinor: 102 }), a);
   t.not(contentDigest({ ...content, warnCodes: ['GAP', 'UNFINISHED'] }), a);
   t.equal(contentDigest({ ...content, warnCodes: ['UNFINISHED', 'GAP'] }), contentDigest({ ...content, warnCodes: ['GAP', 'UNFINISHED'] }));
+  t.end();
+});
+
+void t.test('digest: the same text as the digests stored by earlier versions (records written before stay unchanged)', (t) => {
+  // Pinned values from the first implementation, which formatted the mixed lanes with toString(16).
+  t.equal(contentDigest(content), '115af073e967b904fd966443b820');
+  t.equal(digest(''), '0bdcb81aee8d83000dd6c223ada3');
+  t.equal(digest('é€x'), '06aa38d55ed5ca15208a26632b27');
+  // And that formatting, for many texts: hex digits of 2^32 * hi + lo, padded to 14 per half.
+  const reference = (text: string): string => {
+    let h1 = 0xdeadbeef;
+    let h2 = 0x41c6ce57;
+    let h3 = 0x9e3779b9;
+    let h4 = 0x85ebca6b;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ ch, 2654435761);
+      h2 = Math.imul(h2 ^ ch, 1597334677);
+      h3 = Math.imul(h3 ^ ch, 2246822507);
+      h4 = Math.imul(h4 ^ ch, 3266489909);
+    }
+    const mix = (a: number, b: number): number => {
+      a = Math.imul(a ^ (a >>> 16), 2246822507) ^ Math.imul(b ^ (b >>> 13), 3266489909);
+      b = Math.imul(b ^ (b >>> 16), 2246822507) ^ Math.imul(a ^ (a >>> 13), 3266489909);
+      return 4294967296 * (2097151 & b) + (a >>> 0);
+    };
+    return mix(h1, h2).toString(16).padStart(14, '0') + mix(h3, h4).toString(16).padStart(14, '0');
+  };
+  let same = 0;
+  for (let i = 0; i < 5000; i++) {
+    const text = `S-${i.toString(36)}|BILLED|${'x'.repeat(i % 97)}|${i * 7919}|${String.fromCharCode(i % 0xd7ff)}`;
+    if (digest(text) === reference(text)) same++;
+  }
+  t.equal(same, 5000);
   t.end();
 });
 

@@ -128,6 +128,7 @@ function fakeStore(select: (query: string) => Promise<unknown[]>): Store {
     client: undefined as never,
     migrate: () => Promise.reject(new Error('not here')),
     insertTsv: () => Promise.reject(new Error('not here')),
+    insertTsvColumns: () => Promise.reject(new Error('not here')),
     select: <T>(q: string) => select(q) as Promise<T[]>,
     close: () => Promise.resolve(),
   };
