@@ -8,12 +8,12 @@ import { randomUUID } from 'node:crypto';
 import type { Store } from '../aggregate/store/types.js';
 import { PevmeterError } from '../ingest/errors.js';
 import {
-  BILLING_COLUMNS, adjustmentFor, billedContent, billingLine, contentDigest, decide, loadStates,
-  periodExportState, voidContent, type BillingRecord, type RecordContent, type SessionIdentity,
+  BILLING_COLUMNS, adjustmentFor, billedContent, contentDigest, decide, loadStates,
+  periodExportState, voidContent, writeBillingRow, type BillingRecord, type RecordContent, type SessionIdentity,
 } from './billing.js';
 import { configHash, type ReconcileConfig } from './config.js';
-import { insertLines, insertRows, tsvField } from './tsv.js';
-import { escapeTsv } from '../ingest/decode/rows.js';
+import { insertRows, insertWritten, tsvField } from './tsv.js';
+import { TsvWriter, escapeTsv } from '../ingest/decode/rows.js';
 import { FactsReader } from './facts.js';
 import { measure } from './measures.js';
 import { evaluateRules, isHeld, type RuleContext } from './rules/index.js';
@@ -129,6 +129,48 @@ const SESSION_COLUMNS = [
   'flag_code', 'flag_severity', 'flag_observed', 'flag_threshold', 'flag_detail',
 ] as const;
 
+/** A batch's rows start in a buffer of this size and double as needed. */
+const ROWS_INITIAL_BYTES = 4 * 1024 * 1024;
+
+/** Appends a session's result as one TSV row in SESSION_COLUMNS order (a million a run). */
+function writeSessionRow(
+  w: TsvWriter, head: string, runTail: string, status: string, id: SessionIdentity,
+  f: SessionFacts, m: SessionMeasures, periodWh: number, flags: readonly Flag[],
+): void {
+  w.escaped(head);
+  w.str(f.sessionId); w.tab();
+  w.escaped(runTail);
+  w.str(status); w.tab();
+  w.str(id.accountId); w.tab();
+  w.str(id.premiseId); w.tab();
+  w.str(f.pevId); w.tab();
+  w.str(f.esciId); w.tab();
+  w.str(id.programId); w.tab();
+  w.str(id.tariffId); w.tab();
+  w.integer(m.startMs); w.tab();
+  w.integer(m.endMs); w.tab();
+  w.integer(m.eumdWh); w.tab();
+  w.integer(m.intervalSumWh); w.tab();
+  w.integer(periodWh); w.tab();
+  w.integer(f.end === null ? 0 : 1); w.tab();
+  w.integer(f.end?.energyWh ?? 0); w.tab();
+  w.integer(f.vehicle === null ? 0 : 1); w.tab();
+  w.integer(f.vehicle?.runningWh ?? 0); w.tab();
+  w.integer(f.grant === null ? 0 : 1); w.tab();
+  w.integer(f.grant?.grantedWh ?? 0); w.tab();
+  w.integer(m.seen); w.tab();
+  w.integer(m.missing); w.tab();
+  if (flags.length === 0) {
+    w.escaped('[]\t[]\t[]\t[]\t[]');
+  } else {
+    w.escaped(
+      `${tsvField(flags.map((x) => x.code))}\t${tsvField(flags.map((x) => x.severity))}\t${tsvField(flags.map((x) => JSON.stringify(x.observed)))}\t` +
+        `${tsvField(flags.map((x) => JSON.stringify(x.threshold)))}\t${tsvField(flags.map((x) => x.detail ?? ''))}`,
+    );
+  }
+  w.end();
+}
+
 let lastSeq = 0;
 /** Strictly increasing per process; across processes, runs a millisecond apart order by time. */
 function nextRunSeq(): number {
@@ -233,8 +275,8 @@ export async function reconcilePeriod(
     lap('readMs');
     const states = await batch.alongside;
     lap('stateMs');
-    const billingRows: string[] = [];
-    const sessionRows: string[] = [];
+    const billingRows = new TsvWriter(ROWS_INITIAL_BYTES);
+    const sessionRows = new TsvWriter(ROWS_INITIAL_BYTES);
     await batch.each((f) => {
       const m = measure(f);
       const e = f.enrollment;
@@ -280,7 +322,7 @@ export async function reconcilePeriod(
       let current: { version: number; status: 'BILLED' | 'VOID'; sha: string; energyWh: number; amountMinor: number } | null = state.latest;
       if (d.write && want !== null) {
         const rec: BillingRecord = { ...want, version: d.version, contentDigest: wantSha };
-        billingRows.push(billingLine(period, rec, runId, runSeq));
+        writeBillingRow(billingRows, period, rec, runId, runSeq);
         current = { version: d.version, status: rec.status, sha: wantSha, energyWh: rec.energyWh, amountMinor: rec.amountMinor };
         if (rec.status === 'VOID') summary.records.voided++;
         else if (d.kind === 'created') summary.records.created++;
@@ -348,24 +390,13 @@ export async function reconcilePeriod(
         }
       }
 
-      // One TSV line in SESSION_COLUMNS order, built directly (a million a run).
-      const flagFields = flags.length === 0
-        ? '[]\t[]\t[]\t[]\t[]'
-        : `${tsvField(flags.map((x) => x.code))}\t${tsvField(flags.map((x) => x.severity))}\t${tsvField(flags.map((x) => JSON.stringify(x.observed)))}\t` +
-          `${tsvField(flags.map((x) => JSON.stringify(x.threshold)))}\t${tsvField(flags.map((x) => x.detail ?? ''))}`;
-      sessionRows.push(
-        `${sessionHead}${escapeTsv(f.sessionId)}\t${runTail}${held ? 'HELD' : bill !== null ? 'BILLED' : 'UNBILLED'}\t` +
-          `${escapeTsv(identity.accountId)}\t${escapeTsv(identity.premiseId)}\t${escapeTsv(f.pevId)}\t${escapeTsv(f.esciId)}\t` +
-          `${escapeTsv(identity.programId)}\t${escapeTsv(identity.tariffId)}\t${m.startMs}\t${m.endMs}\t${m.eumdWh}\t${m.intervalSumWh}\t${periodWh}\t` +
-          `${f.end === null ? 0 : 1}\t${f.end?.energyWh ?? 0}\t${f.vehicle === null ? 0 : 1}\t${f.vehicle?.runningWh ?? 0}\t` +
-          `${f.grant === null ? 0 : 1}\t${f.grant?.grantedWh ?? 0}\t${m.seen}\t${m.missing}\t${flagFields}\n`,
-      );
+      writeSessionRow(sessionRows, sessionHead, runTail, held ? 'HELD' : bill !== null ? 'BILLED' : 'UNBILLED', identity, f, m, periodWh, flags);
     });
     lap('evaluateMs');
     // The batch's writes run while the next batch is evaluated; one batch of writes in flight.
     await writing;
     lap('writeMs');
-    writing = insertLines(store, 'billing_record', BILLING_COLUMNS, billingRows).then(() => insertLines(store, 'reconcile_session', SESSION_COLUMNS, sessionRows));
+    writing = insertWritten(store, 'billing_record', BILLING_COLUMNS, billingRows).then(() => insertWritten(store, 'reconcile_session', SESSION_COLUMNS, sessionRows));
     writing.catch(() => {});
     progress({
       phase: 'batch', batch: batch.index + 1, batches: batch.of, sessions: summary.sessions,

@@ -5,7 +5,7 @@
  * way plus `\'`, which is how ClickHouse reads arrays inside a TSV field.
  */
 import type { Store } from '../aggregate/store/types.js';
-import { escapeTsv } from '../ingest/decode/rows.js';
+import { escapeTsv, type TsvWriter } from '../ingest/decode/rows.js';
 
 export type TsvValue = string | number | readonly string[] | readonly number[];
 
@@ -30,13 +30,14 @@ export function tsvLine(values: readonly TsvValue[]): string {
 
 /** Appends rows (values in `columns` order) to `table` in one insert. */
 export async function insertRows(store: Store, table: string, columns: readonly string[], rows: readonly (readonly TsvValue[])[]): Promise<void> {
-  const lines: string[] = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) lines[i] = tsvLine(rows[i]!);
-  await insertLines(store, table, columns, lines);
+  if (rows.length === 0) return;
+  let text = '';
+  for (const row of rows) text += tsvLine(row);
+  await store.insertTsvColumns(table, columns, [Buffer.from(text, 'utf8')]);
 }
 
-/** Appends rows already written as TSV lines (each ending in a newline) in one insert. */
-export async function insertLines(store: Store, table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
-  if (lines.length === 0) return;
-  await store.insertTsvColumns(table, columns, [Buffer.from(lines.join(''), 'utf8')]);
+/** Appends the rows of a writer in one insert. */
+export async function insertWritten(store: Store, table: string, columns: readonly string[], w: TsvWriter): Promise<void> {
+  if (w.rows === 0) return;
+  await store.insertTsvColumns(table, columns, [w.result()]);
 }

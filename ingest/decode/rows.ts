@@ -121,6 +121,11 @@ export class TsvWriter {
     this.bytes[this.len++] = TAB;
   }
 
+  /** One byte (a bracket or comma of an array field). Reserve first. */
+  byte(b: number): void {
+    this.bytes[this.len++] = b;
+  }
+
   /** Ends a row. */
   end(): void {
     this.bytes[this.len++] = LF;
@@ -130,8 +135,43 @@ export class TsvWriter {
   /** Free text, TSV-escaped and UTF-8 encoded. Off the hot path (reserves for itself). */
   text(s: string): void {
     const escaped = escapeTsv(s);
-    this.reserve(Buffer.byteLength(escaped, 'utf8'));
+    this.reserve(Buffer.byteLength(escaped, 'utf8') + 1);
     this.len += this.buf.write(escaped, this.len, 'utf8');
+  }
+
+  /**
+   * Any string, TSV-escaped: copied byte by byte when it is ASCII with nothing to escape (the
+   * IDs read back from the store), else through `text()`. Reserves for itself and the separator
+   * after it, as do `escaped` and `integer`.
+   */
+  str(s: string): void {
+    this.reserve(s.length + 1);
+    const b = this.bytes;
+    const start = this.len;
+    let p = start;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      // Backslash, every control character up to CR (TAB, LF, CR, NUL, BS, FF among them), non-ASCII.
+      if (c >= 128 || c === 92 || c <= 13) {
+        this.len = start;
+        this.text(s);
+        return;
+      }
+      b[p++] = c;
+    }
+    this.len = p;
+  }
+
+  /** Text already in its TSV form (an escaped array element), UTF-8 encoded. Reserves for itself. */
+  escaped(s: string): void {
+    this.reserve(s.length * 3 + 1);
+    this.len += this.buf.write(s, this.len, 'utf8');
+  }
+
+  /** An integer field that reserves for itself (rows whose size is not bounded up front). */
+  integer(value: number): void {
+    this.reserve(18);
+    this.int(value);
   }
 
   /** Bytes as base64 text (dead-letter payloads). Reserves for itself. */

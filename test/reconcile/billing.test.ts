@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adjustmentFor, contentDigest, decide, digest, exportPeriod, type RecordContent, type RecordState } from '../../reconcile/billing.js';
+import { adjustmentFor, contentDigest, contentText, decide, digest, exportPeriod, type RecordContent, type RecordState } from '../../reconcile/billing.js';
 import { resolveConfig } from '../../reconcile/config.js';
 import { reconcilePeriod, type RunSummary } from '../../reconcile/run.js';
 import type { Period } from '../../reconcile/types.js';
@@ -62,6 +62,29 @@ void t.test('digest: the same text as the digests stored by earlier versions (re
     if (digest(text) === reference(text)) same++;
   }
   t.equal(same, 5000);
+  t.end();
+});
+
+void t.test('contentDigest: fed field by field, the digest of the content text', (t) => {
+  let same = 0;
+  const cases = 2000;
+  for (let i = 0; i < cases; i++) {
+    const c: RecordContent = {
+      ...content,
+      sessionId: `S-${i.toString(16).padStart(16, '0')}`,
+      accountId: i % 7 === 0 ? 'Ä-€-\t' : `A${i}`,
+      status: i % 5 === 0 ? 'VOID' : 'BILLED',
+      sessionStartMs: 1_790_000_000_000 + i * 60_000,
+      sessionEndMs: i % 11 === 0 ? 0 : 1_790_000_000_000 + i * 61_000,
+      energyWh: i % 3 === 0 ? -i : i * 17,
+      incentiveMinor: -((i * 31) % 500),
+      amountMinor: i % 13 === 0 ? Number.MAX_SAFE_INTEGER - i : i,
+      lines: Array.from({ length: i % 4 }, (_, k) => ({ kind: k === 0 ? 'energy' : 'incentive', period: `p${k}`, wh: i * k - 50, priceMicro: 33_600_000 + k, amountMinor: (i * k) % 97 })),
+      warnCodes: ['UNFINISHED', 'GAP', 'CLOCK'].slice(0, i % 4),
+    };
+    if (contentDigest(c) === digest(contentText(c))) same++;
+  }
+  t.equal(same, cases);
   t.end();
 });
 
