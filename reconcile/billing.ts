@@ -116,8 +116,20 @@ function feedNumber(value: number): void {
     n = -n;
   }
   let k = DIGITS.length;
+  // Millisecond times: the low 8 digits, then the rest (below 2^31 for any safe integer), so that
+  // every division is an int32 one.
+  if (n >= 2_147_483_648) {
+    const hi = Math.floor(n / 1e8);
+    let lo = n - hi * 1e8;
+    for (let d = 0; d < 8; d++) {
+      const q = (lo / 10) | 0;
+      DIGITS[--k] = 48 + (lo - q * 10);
+      lo = q;
+    }
+    n = hi;
+  }
   do {
-    const q = Math.floor(n / 10);
+    const q = (n / 10) | 0;
     DIGITS[--k] = 48 + (n - q * 10);
     n = q;
   } while (n > 0);
@@ -407,15 +419,17 @@ const OPEN = 91;
 const CLOSE = 93;
 
 /**
- * Appends a billing record as one TSV row in BILLING_COLUMNS order, straight into the batch's
- * buffer (a million a run: no per-row string).
+ * Appends a billing record (its content, version and digest) as one TSV row in BILLING_COLUMNS
+ * order, straight into the batch's buffer (a million a run: no per-row string or object).
  */
-export function writeBillingRow(w: TsvWriter, period: Period, r: BillingRecord, runId: string, updatedMs: number): void {
+export function writeBillingRow(
+  w: TsvWriter, period: Period, r: RecordContent, version: number, digestHex: string, runId: string, updatedMs: number,
+): void {
   const L = r.lines;
   w.integer(period.fromMs); w.tab();
   w.integer(period.toMs); w.tab();
   w.str(r.sessionId); w.tab();
-  w.integer(r.version); w.tab();
+  w.integer(version); w.tab();
   w.str(r.status); w.tab();
   w.str(r.accountId); w.tab();
   w.str(r.premiseId); w.tab();
@@ -427,6 +441,7 @@ export function writeBillingRow(w: TsvWriter, period: Period, r: BillingRecord, 
   w.integer(r.sessionEndMs); w.tab();
   w.integer(r.energyWh); w.tab();
   w.integer(r.sessionEnergyWh); w.tab();
+  // The five line_* arrays. Each writer leaves room for one byte after it (a comma or bracket).
   w.reserve(1);
   w.byte(OPEN);
   for (let i = 0; i < L.length; i++) {
@@ -435,7 +450,6 @@ export function writeBillingRow(w: TsvWriter, period: Period, r: BillingRecord, 
   }
   w.reserve(2);
   w.byte(CLOSE); w.tab();
-  w.reserve(1);
   w.byte(OPEN);
   for (let i = 0; i < L.length; i++) {
     if (i > 0) w.byte(COMMA);
@@ -443,20 +457,31 @@ export function writeBillingRow(w: TsvWriter, period: Period, r: BillingRecord, 
   }
   w.reserve(2);
   w.byte(CLOSE); w.tab();
-  for (const key of ['wh', 'priceMicro', 'amountMinor'] as const) {
-    w.reserve(1);
-    w.byte(OPEN);
-    for (let i = 0; i < L.length; i++) {
-      if (i > 0) w.byte(COMMA);
-      w.integer(L[i]![key]);
-    }
-    w.reserve(2);
-    w.byte(CLOSE); w.tab();
+  w.byte(OPEN);
+  for (let i = 0; i < L.length; i++) {
+    if (i > 0) w.byte(COMMA);
+    w.integer(L[i]!.wh);
   }
+  w.reserve(2);
+  w.byte(CLOSE); w.tab();
+  w.byte(OPEN);
+  for (let i = 0; i < L.length; i++) {
+    if (i > 0) w.byte(COMMA);
+    w.integer(L[i]!.priceMicro);
+  }
+  w.reserve(2);
+  w.byte(CLOSE); w.tab();
+  w.byte(OPEN);
+  for (let i = 0; i < L.length; i++) {
+    if (i > 0) w.byte(COMMA);
+    w.integer(L[i]!.amountMinor);
+  }
+  w.reserve(2);
+  w.byte(CLOSE); w.tab();
   w.integer(r.incentiveMinor); w.tab();
   w.integer(r.amountMinor); w.tab();
-  w.escaped(tsvField(r.warnCodes)); w.tab();
-  w.str(r.contentDigest); w.tab();
+  w.escaped(r.warnCodes.length === 0 ? '[]' : tsvField(r.warnCodes)); w.tab();
+  w.str(digestHex); w.tab();
   w.str(runId); w.tab();
   w.integer(updatedMs);
   w.end();

@@ -9,7 +9,7 @@ import type { Store } from '../aggregate/store/types.js';
 import { PevmeterError } from '../ingest/errors.js';
 import {
   BILLING_COLUMNS, adjustmentFor, billedContent, contentDigest, decide, loadStates,
-  periodExportState, voidContent, writeBillingRow, type BillingRecord, type RecordContent, type SessionIdentity,
+  periodExportState, voidContent, writeBillingRow, type RecordContent, type SessionIdentity,
 } from './billing.js';
 import { configHash, type ReconcileConfig } from './config.js';
 import { insertRows, insertWritten, tsvField } from './tsv.js';
@@ -321,10 +321,9 @@ export async function reconcilePeriod(
       const d = decide(state, want, wantSha);
       let current: { version: number; status: 'BILLED' | 'VOID'; sha: string; energyWh: number; amountMinor: number } | null = state.latest;
       if (d.write && want !== null) {
-        const rec: BillingRecord = { ...want, version: d.version, contentDigest: wantSha };
-        writeBillingRow(billingRows, period, rec, runId, runSeq);
-        current = { version: d.version, status: rec.status, sha: wantSha, energyWh: rec.energyWh, amountMinor: rec.amountMinor };
-        if (rec.status === 'VOID') summary.records.voided++;
+        writeBillingRow(billingRows, period, want, d.version, wantSha, runId, runSeq);
+        current = { version: d.version, status: want.status, sha: wantSha, energyWh: want.energyWh, amountMinor: want.amountMinor };
+        if (want.status === 'VOID') summary.records.voided++;
         else if (d.kind === 'created') summary.records.created++;
         else if (d.kind === 'rewritten') summary.records.rewritten++;
         else summary.records.newVersions++;
@@ -396,7 +395,11 @@ export async function reconcilePeriod(
     // The batch's writes run while the next batch is evaluated; one batch of writes in flight.
     await writing;
     lap('writeMs');
-    writing = insertWritten(store, 'billing_record', BILLING_COLUMNS, billingRows).then(() => insertWritten(store, 'reconcile_session', SESSION_COLUMNS, sessionRows));
+    // Both at once: on chDB, inserts (unlike parameterized queries) run side by side.
+    writing = Promise.all([
+      insertWritten(store, 'billing_record', BILLING_COLUMNS, billingRows),
+      insertWritten(store, 'reconcile_session', SESSION_COLUMNS, sessionRows),
+    ]).then(() => {});
     writing.catch(() => {});
     progress({
       phase: 'batch', batch: batch.index + 1, batches: batch.of, sessions: summary.sessions,

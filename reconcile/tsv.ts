@@ -36,8 +36,13 @@ export async function insertRows(store: Store, table: string, columns: readonly 
   await store.insertTsvColumns(table, columns, [Buffer.from(text, 'utf8')]);
 }
 
-/** Appends the rows of a writer in one insert. */
+/**
+ * Appends the rows of a writer in one insert. Without merging on insert: the tables are
+ * ReplacingMergeTree and one insert never holds two rows of one key (a session's record version,
+ * a session of a run), so there is nothing to collapse, and skipping it takes a third off the
+ * insert (62,000 billing rows on chDB: 1.25 -> 0.83 s). Reads pick the newest row anyway.
+ */
 export async function insertWritten(store: Store, table: string, columns: readonly string[], w: TsvWriter): Promise<void> {
   if (w.rows === 0) return;
-  await store.insertTsvColumns(table, columns, [w.result()]);
+  await store.insertTsvColumns(table, columns, [w.result()], { optimize_on_insert: 0 });
 }

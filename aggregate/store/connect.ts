@@ -19,7 +19,7 @@ import { INSERT_COLUMNS } from '../../schemas/tables.js';
 import type { RawTable } from '../../schemas/tables.js';
 import { toStoreError } from './errors.js';
 import { isIdentifier, runMigrations } from './migrate.js';
-import type { MigrationResult, Store, StoreOptions } from './types.js';
+import type { InsertSettings, MigrationResult, Store, StoreOptions } from './types.js';
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
@@ -29,7 +29,7 @@ let embedded: { path: string; refs: number } | undefined;
 interface Embedded {
   client: ClickHouseClient;
   /** chDB's zero-copy insert: the buffer goes to the engine's parallel parser without a JS string. */
-  rawInsert: (table: string, columns: readonly string[], payload: Buffer) => Promise<void>;
+  rawInsert: (table: string, columns: readonly string[], payload: Buffer, settings: InsertSettings) => Promise<void>;
   release: () => void;
 }
 
@@ -62,8 +62,8 @@ function openEmbedded(path: string): Embedded {
   let released = false;
   return {
     client,
-    rawInsert: async (table, columns, payload) => {
-      await chdb.chdb.rawInsert({ table, columns, values: payload, format: 'TabSeparated' });
+    rawInsert: async (table, columns, payload, settings) => {
+      await chdb.chdb.rawInsert({ table, columns, values: payload, format: 'TabSeparated', settings });
     },
     release: () => {
       if (released || embedded === undefined) return;
@@ -158,7 +158,7 @@ function open(options: StoreOptions): Store {
       }
       return store.insertTsvColumns(table, columns, chunks);
     },
-    async insertTsvColumns(table: string, columns: readonly string[], chunks: readonly Uint8Array[]): Promise<void> {
+    async insertTsvColumns(table: string, columns: readonly string[], chunks: readonly Uint8Array[], settings: InsertSettings = {}): Promise<void> {
       if (!isIdentifier(table) || !columns.every(isIdentifier) || columns.length === 0) {
         throw new StoreError('PEV_STORE_REJECTED', `insert into ${db}.${JSON.stringify(table)}: table and columns must be identifiers`, false);
       }
@@ -169,7 +169,7 @@ function open(options: StoreOptions): Store {
         if (rawInsert !== undefined) {
           // One contiguous buffer, handed over without a copy into a JS string (client.insert on
           // chDB would decode every chunk to a string and splice it into the SQL text).
-          await rawInsert(`${db}.${table}`, columns, Buffer.concat(chunks));
+          await rawInsert(`${db}.${table}`, columns, Buffer.concat(chunks), settings);
         } else {
           // The HTTP client streams the chunks as they are.
           await client.insert({
@@ -177,6 +177,7 @@ function open(options: StoreOptions): Store {
             values: Readable.from(chunks, { objectMode: false }),
             format: 'TabSeparated',
             columns: [...columns] as [string, ...string[]],
+            ...(Object.keys(settings).length > 0 ? { clickhouse_settings: settings } : {}),
           });
         }
       } catch (err) {

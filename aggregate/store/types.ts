@@ -30,6 +30,9 @@ export interface MigrationResult {
   serverVersion: string;
 }
 
+/** ClickHouse settings for one insert (names and values from our own code). */
+export type InsertSettings = Record<string, number | string>;
+
 export interface Store {
   readonly database: string;
   readonly kind: StoreOptions['kind'];
@@ -47,7 +50,7 @@ export interface Store {
    * Appends TabSeparated rows of the named columns to any of the product's tables (`table` is a
    * name from our own code, never user input), with the same errors as `insertTsv`.
    */
-  insertTsvColumns(table: string, columns: readonly string[], chunks: readonly Uint8Array[]): Promise<void>;
+  insertTsvColumns(table: string, columns: readonly string[], chunks: readonly Uint8Array[], settings?: InsertSettings): Promise<void>;
   /** Runs a SELECT with server-side parameters and returns JSONEachRow rows. */
   select<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
   close(): Promise<void>;

@@ -165,7 +165,18 @@ export class TsvWriter {
   /** Text already in its TSV form (an escaped array element), UTF-8 encoded. Reserves for itself. */
   escaped(s: string): void {
     this.reserve(s.length * 3 + 1);
-    this.len += this.buf.write(s, this.len, 'utf8');
+    const b = this.bytes;
+    let p = this.len;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        // Non-ASCII: Node's UTF-8 encoder from here on (short strings: cheaper to copy ASCII by hand).
+        this.len = p + this.buf.write(s.slice(i), p, 'utf8');
+        return;
+      }
+      b[p++] = c;
+    }
+    this.len = p;
   }
 
   /** An integer field that reserves for itself (rows whose size is not bounded up front). */
