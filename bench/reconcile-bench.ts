@@ -2,7 +2,7 @@
  * Benchmark (a program, not a test): reconcile a billing period of N sessions (default 1,000,000)
  * on the embedded store, print sessions per second, write bench/results/reconcile.json.
  *
- *   node --import @tapjs/typescript/import bench/reconcile-bench.ts [--sessions N] [--data DIR] [--reuse] [--runs K]
+ *   npm run bench:reconcile -- [--sessions N] [--data DIR] [--reuse] [--runs K]
  *
  * The rows go straight into the raw tables as TSV through Store.insertTsv (the insert path
  * ingest uses), not through Kafka: this measures reconciliation, not ingest. The data has the

@@ -1,12 +1,14 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adjustmentFor, contentDigest, contentText, decide, digest, exportPeriod, type RecordContent, type RecordState } from '../../reconcile/billing.js';
+import { BILLING_COLUMNS, adjustmentFor, contentDigest, contentText, decide, digest, writeBillingRow, exportPeriod, type RecordContent, type RecordState } from '../../reconcile/billing.js';
 import { resolveConfig } from '../../reconcile/config.js';
 import { reconcilePeriod, type RunSummary } from '../../reconcile/run.js';
 import type { Period } from '../../reconcile/types.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { tempStore } from '../helpers/services.js';
+import { TsvWriter } from '../../ingest/decode/rows.js';
+import { tsvLine } from '../../reconcile/tsv.js';
 import { Fixture, T0, sid } from './fixtures.js';
 
 const PERIOD: Period = { fromMs: Date.UTC(2026, 9, 1, 7), toMs: Date.UTC(2026, 10, 1, 7) };
@@ -85,6 +87,35 @@ void t.test('contentDigest: fed field by field, the digest of the content text',
     if (contentDigest(c) === digest(contentText(c))) same++;
   }
   t.equal(same, cases);
+  t.end();
+});
+
+void t.test('writeBillingRow: the TSV line of every BILLING_COLUMNS field, escaped, from a one-byte buffer', (t) => {
+  const tricky: RecordContent = {
+    ...content,
+    accountId: 'Ä\tcount',
+    premiseId: "P'1\\",
+    lines: [
+      { kind: 'energy', period: "off'peak", wh: 3000, priceMicro: 33_600_000, amountMinor: 101 },
+      { kind: 'incentive', period: 'ünï', wh: -5, priceMicro: -1, amountMinor: -2 },
+    ],
+    warnCodes: ['GAP', 'UNFINISHED'],
+  };
+  const w = new TsvWriter(1);
+  for (const c of [content, tricky, { ...content, lines: [], warnCodes: [] }]) {
+    writeBillingRow(w, PERIOD, c, 3, contentDigest(c), 'run-1', 1_790_000_000_123);
+  }
+  const expected = [content, tricky, { ...content, lines: [], warnCodes: [] }].map((c) =>
+    tsvLine([
+      PERIOD.fromMs, PERIOD.toMs, c.sessionId, 3, c.status, c.accountId, c.premiseId, c.pevId, c.programId, c.tariffId, c.currency,
+      c.sessionStartMs, c.sessionEndMs, c.energyWh, c.sessionEnergyWh, c.lines.map((l) => l.kind), c.lines.map((l) => l.period),
+      c.lines.map((l) => l.wh), c.lines.map((l) => l.priceMicro), c.lines.map((l) => l.amountMinor), c.incentiveMinor, c.amountMinor,
+      c.warnCodes, contentDigest(c), 'run-1', 1_790_000_000_123,
+    ]),
+  );
+  t.equal(Buffer.from(w.result()).toString('utf8'), expected.join(''));
+  t.equal(w.rows, 3);
+  t.equal(expected[1]!.split('\t').length, BILLING_COLUMNS.length);
   t.end();
 });
 

@@ -77,3 +77,32 @@ void t.test('TSV escaping', (t) => {
   t.equal(text(o.suffix), '\t5\n');
   t.end();
 });
+
+void t.test('self-reserving writers: any string, pre-escaped text, integers, bytes, from a one-byte buffer', (t) => {
+  const strings = ['', 'S-0123456789abcdef', 'back\\slash', 'tab\there', 'line\nfeed', 'nul\0', 'bell\u0007', 'ünïcode ✓', "quote'd", '~\u007f'];
+  const w = new TsvWriter(1);
+  for (const s of strings) {
+    w.str(s);
+    w.tab();
+  }
+  t.equal(text(w.result()), strings.map((s) => escapeTsv(s) + '\t').join(''), 'str() escapes exactly as escapeTsv, ASCII or not');
+
+  const e = new TsvWriter(1);
+  const pieces = ["['a','b\\'c']", '[]', "['é✓','x']", ''];
+  for (const p of pieces) {
+    e.escaped(p);
+    e.byte(44);
+  }
+  t.equal(text(e.result()), pieces.map((p) => p + ',').join(''), 'escaped() copies its text as is, UTF-8 encoded');
+
+  const n = new TsvWriter(1);
+  const values = [0, -1, 2_147_483_648, 1_790_000_000_000, -9_007_199_254_740_991];
+  for (const v of values) {
+    n.integer(v);
+    n.tab();
+  }
+  n.end();
+  t.equal(text(n.result()), values.join('\t') + '\t\n');
+  t.equal(n.rows, 1);
+  t.end();
+});
