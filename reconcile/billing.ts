@@ -418,6 +418,30 @@ function quotedName(name: string): string {
 const OPEN = 91;
 const CLOSE = 93;
 
+/** One line_* array of names, then a TAB. Each writer leaves room for one byte after it. */
+function lineNames(w: TsvWriter, L: readonly BillLine[], key: 'kind' | 'period'): void {
+  w.reserve(1);
+  w.byte(OPEN);
+  for (let i = 0; i < L.length; i++) {
+    if (i > 0) w.byte(COMMA);
+    w.escaped(quotedName(L[i]![key]));
+  }
+  w.reserve(2);
+  w.byte(CLOSE); w.tab();
+}
+
+/** One line_* array of integers, then a TAB. */
+function lineInts(w: TsvWriter, L: readonly BillLine[], key: 'wh' | 'priceMicro' | 'amountMinor'): void {
+  w.reserve(1);
+  w.byte(OPEN);
+  for (let i = 0; i < L.length; i++) {
+    if (i > 0) w.byte(COMMA);
+    w.integer(L[i]![key]);
+  }
+  w.reserve(2);
+  w.byte(CLOSE); w.tab();
+}
+
 /**
  * Appends a billing record (its content, version and digest) as one TSV row in BILLING_COLUMNS
  * order, straight into the batch's buffer (a million a run: no per-row string or object).
@@ -441,43 +465,11 @@ export function writeBillingRow(
   w.integer(r.sessionEndMs); w.tab();
   w.integer(r.energyWh); w.tab();
   w.integer(r.sessionEnergyWh); w.tab();
-  // The five line_* arrays. Each writer leaves room for one byte after it (a comma or bracket).
-  w.reserve(1);
-  w.byte(OPEN);
-  for (let i = 0; i < L.length; i++) {
-    if (i > 0) w.byte(COMMA);
-    w.escaped(quotedName(L[i]!.kind));
-  }
-  w.reserve(2);
-  w.byte(CLOSE); w.tab();
-  w.byte(OPEN);
-  for (let i = 0; i < L.length; i++) {
-    if (i > 0) w.byte(COMMA);
-    w.escaped(quotedName(L[i]!.period));
-  }
-  w.reserve(2);
-  w.byte(CLOSE); w.tab();
-  w.byte(OPEN);
-  for (let i = 0; i < L.length; i++) {
-    if (i > 0) w.byte(COMMA);
-    w.integer(L[i]!.wh);
-  }
-  w.reserve(2);
-  w.byte(CLOSE); w.tab();
-  w.byte(OPEN);
-  for (let i = 0; i < L.length; i++) {
-    if (i > 0) w.byte(COMMA);
-    w.integer(L[i]!.priceMicro);
-  }
-  w.reserve(2);
-  w.byte(CLOSE); w.tab();
-  w.byte(OPEN);
-  for (let i = 0; i < L.length; i++) {
-    if (i > 0) w.byte(COMMA);
-    w.integer(L[i]!.amountMinor);
-  }
-  w.reserve(2);
-  w.byte(CLOSE); w.tab();
+  lineNames(w, L, 'kind');
+  lineNames(w, L, 'period');
+  lineInts(w, L, 'wh');
+  lineInts(w, L, 'priceMicro');
+  lineInts(w, L, 'amountMinor');
   w.integer(r.incentiveMinor); w.tab();
   w.integer(r.amountMinor); w.tab();
   w.escaped(r.warnCodes.length === 0 ? '[]' : tsvField(r.warnCodes)); w.tab();

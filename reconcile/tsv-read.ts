@@ -114,59 +114,56 @@ export class TsvCursor {
 
   /** An Array(integer) field. */
   ints(): number[] {
+    return this.array(this.readNumber);
+  }
+
+  /** An Array(String) field. */
+  strs(): string[] {
+    return this.array(this.readQuoted);
+  }
+
+  private readonly readNumber = (): number => this.number();
+  private readonly readQuoted = (): string => this.quoted();
+
+  /** `[e1,e2,...]` then the field separator, each element read by `element`. */
+  private array<T>(element: () => T): T[] {
     const t = this.text;
     if (t.charCodeAt(this.pos) !== OPEN) this.fail('expected [');
     this.pos++;
-    const out: number[] = [];
+    const out: T[] = [];
     if (t.charCodeAt(this.pos) === CLOSE) {
       this.pos++;
-      this.next();
-      return out;
-    }
-    for (;;) {
-      out.push(this.number());
-      const c = t.charCodeAt(this.pos++);
-      if (c === CLOSE) break;
-      if (c !== COMMA) this.fail('expected , or ]');
+    } else {
+      for (;;) {
+        out.push(element());
+        const c = t.charCodeAt(this.pos++);
+        if (c === CLOSE) break;
+        if (c !== COMMA) this.fail('expected , or ]');
+      }
     }
     this.next();
     return out;
   }
 
-  /** An Array(String) field. */
-  strs(): string[] {
+  /** A single-quoted, escaped string (an array element). */
+  private quoted(): string {
     const t = this.text;
-    if (t.charCodeAt(this.pos) !== OPEN) this.fail('expected [');
-    this.pos++;
-    const out: string[] = [];
-    if (t.charCodeAt(this.pos) === CLOSE) {
-      this.pos++;
-      this.next();
-      return out;
-    }
+    if (t.charCodeAt(this.pos) !== QUOTE) this.fail("expected '");
+    const start = ++this.pos;
+    let end = start;
+    let escaped = false;
     for (;;) {
-      if (t.charCodeAt(this.pos) !== QUOTE) this.fail("expected '");
-      const start = ++this.pos;
-      let end = start;
-      let escaped = false;
-      for (;;) {
-        const c = t.charCodeAt(end);
-        if (c === QUOTE) break;
-        if (Number.isNaN(c)) this.fail('unterminated string');
-        if (c === BACKSLASH) {
-          escaped = true;
-          end++;
-        }
+      const c = t.charCodeAt(end);
+      if (c === QUOTE) break;
+      if (Number.isNaN(c)) this.fail('unterminated string');
+      if (c === BACKSLASH) {
+        escaped = true;
         end++;
       }
-      const raw = t.slice(start, end);
-      out.push(escaped ? unescape(raw) : raw);
-      this.pos = end + 1;
-      const c = t.charCodeAt(this.pos++);
-      if (c === CLOSE) break;
-      if (c !== COMMA) this.fail('expected , or ]');
+      end++;
     }
-    this.next();
-    return out;
+    this.pos = end + 1;
+    const raw = t.slice(start, end);
+    return escaped ? unescape(raw) : raw;
   }
 }
