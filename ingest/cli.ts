@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { addCommonOptions, configFromFlags, type CommonFlags } from './cli-options.js';
-import { PevmeterError } from './errors.js';
+import { PevmeterError } from '../schemas/errors.js';
 import { createLogger } from './log.js';
 import { ingestFiles } from './pipeline/files.js';
 import { openMigratedStore, runIngestService, withPipeline } from './service.js';

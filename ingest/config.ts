@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TOPICS } from '../schemas/index.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../schemas/errors.js';
 
 const rdkafkaValue = z.union([z.string(), z.number(), z.boolean()]);
 

@@ -8,7 +8,7 @@ import type { Store, StoreOptions } from '../aggregate/store/types.js';
 import type { Config } from './config.js';
 import { redactedConfig } from './config.js';
 import { createDecodePool, type DecodePool } from './decode/pool.js';
-import type { PevmeterError } from './errors.js';
+import type { PevmeterError } from '../schemas/errors.js';
 import { IngestConsumer } from './kafka/consumer.js';
 import { KafkaDeadLetterSink } from './kafka/dead-letter.js';
 import { createLogger, scrubSecrets, type Logger } from './log.js';

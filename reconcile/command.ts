@@ -13,7 +13,7 @@ import { SingleBar } from 'cli-progress';
 import { openStore } from '../aggregate/store/connect.js';
 import type { Store } from '../aggregate/store/types.js';
 import { addCommonOptions, configFromFlags, type CommonFlags } from '../ingest/cli-options.js';
-import { PevmeterError } from '../ingest/errors.js';
+import { PevmeterError } from '../schemas/errors.js';
 import { storeOptionsOf } from '../ingest/service.js';
 import { exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
 import { loadReconcileConfig, type ReconcileConfig } from './config.js';

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../ingest/errors.js';
+import { ConfigError } from '../schemas/errors.js';
 
 const severity = z.enum(['warn', 'hold']);
 const share = z.number().min(0).max(10);

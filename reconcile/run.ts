@@ -6,14 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../aggregate/store/types.js';
-import { PevmeterError } from '../ingest/errors.js';
+import { PevmeterError } from '../schemas/errors.js';
 import {
   BILLING_COLUMNS, adjustmentFor, billedContent, contentDigest, decide, loadStates,
   periodExportState, voidContent, writeBillingRow, type RecordContent, type SessionIdentity,
 } from './billing.js';
 import { configHash, type ReconcileConfig } from './config.js';
 import { insertRows, insertWritten, tsvField } from './tsv.js';
-import { TsvWriter, escapeTsv } from '../ingest/decode/rows.js';
+import { TsvWriter, escapeTsv } from '../aggregate/store/tsv.js';
 import { FactsReader } from './facts.js';
 import { measure } from './measures.js';
 import { evaluateRules, isHeld, type RuleContext } from './rules/index.js';

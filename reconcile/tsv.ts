@@ -5,7 +5,7 @@
  * way plus `\'`, which is how ClickHouse reads arrays inside a TSV field.
  */
 import type { Store } from '../aggregate/store/types.js';
-import { escapeTsv, type TsvWriter } from '../ingest/decode/rows.js';
+import { escapeTsv, type TsvWriter } from '../aggregate/store/tsv.js';
 
 export type TsvValue = string | number | readonly string[] | readonly number[];
 

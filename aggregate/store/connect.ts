@@ -14,10 +14,10 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import type { ChdbConnection } from 'chdb/connection';
-import { ConfigError, StoreError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import { INSERT_COLUMNS } from '../../schemas/tables.js';
 import type { RawTable } from '../../schemas/tables.js';
-import { toStoreError } from './errors.js';
+import { StoreError, toStoreError } from './errors.js';
 import { isIdentifier, runMigrations } from './migrate.js';
 import type { InsertSettings, MigrationResult, Store, StoreOptions } from './types.js';
 

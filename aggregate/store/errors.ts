@@ -5,7 +5,15 @@
  * if the server understood the request and refused it (bad credentials, missing table, read-only
  * user, malformed rows), retrying would loop forever, so it is not.
  */
-import { StoreError } from '../../ingest/errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
+
+/** The store failed a write. `retryable` decides between pausing and halting. */
+export class StoreError extends PevmeterError {
+  constructor(code: 'PEV_STORE_UNAVAILABLE' | 'PEV_STORE_REJECTED', message: string, retryable: boolean, cause?: unknown) {
+    super(code, message, { retryable, cause });
+    this.name = 'StoreError';
+  }
+}
 
 /**
  * ClickHouse error codes that mean "try again later". The list follows ClickHouse's own Kafka

@@ -6,7 +6,7 @@
  * A server configured not to quote returns numbers. Pass any of these through `toInt` (or
  * `toBigInt` for values that may exceed 2^53).
  */
-import { PevmeterError } from '../../ingest/errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
 
 /** An integer column value as a JS number; throws when it is not an integer or not exactly representable. */
 export function toInt(v: unknown): number {

@@ -15,7 +15,7 @@
 import type { Message } from 'node-rdkafka';
 import type { Config } from '../../ingest/config.js';
 import type { BatchResult, FramedTask } from '../../ingest/decode/batch.js';
-import { RECORD_ERROR_CODES } from '../../ingest/errors.js';
+import { RECORD_ERROR_CODES } from '../../schemas/errors.js';
 import { buildFramedTask, recordCountOf } from '../../ingest/pipeline/processor.js';
 import type { RecordKind } from '../../schemas/index.js';
 import { INSERT_COLUMNS, TABLE_OF_KIND } from '../../schemas/tables.js';

@@ -13,7 +13,7 @@
 import Kafka from 'node-rdkafka';
 import type { Message } from 'node-rdkafka';
 import { loadConfig } from '../../ingest/config.js';
-import { PevmeterError } from '../../ingest/errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
 import { decodeBatch } from '../../ingest/decode/batch.js';
 import type { FramedTask } from '../../ingest/decode/batch.js';
 import { MESSAGES_PER_TASK, buildFramedTask } from '../../ingest/pipeline/processor.js';

@@ -8,7 +8,7 @@
  */
 import Kafka from 'node-rdkafka';
 import type { DeliveryReport, LibrdKafkaError, MessageHeader } from 'node-rdkafka';
-import { PevmeterError } from '../../ingest/errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
 import { SimMessage } from '../sim/fleet.js';
 import { KafkaSink } from '../sim/kafka-writer.js';
 import type { TopicSet } from './types.js';

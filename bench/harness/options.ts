@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { ConfigError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import { packageRoot } from '../../schemas/index.js';
 
 export const PHASES = ['e2e', 'scaling', 'limits', 'server', 'latency', 'memory', 'peer'] as const;

@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PevmeterError } from '../../ingest/errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
 import type { ChildJob, FromChild, ToChild } from './protocol.js';
 
 /** child.js beside this module when compiled, child.ts when running from source under tap. */

@@ -6,7 +6,8 @@
  *   concat    a template string per row, joined per batch and encoded once with Buffer.from
  *   parts     an array of fields per row joined with tabs (a common first attempt)
  */
-import { TsvWriter, rowOrigin, writeIntervalRow } from '../../ingest/decode/rows.js';
+import { TsvWriter } from '../../aggregate/store/tsv.js';
+import { rowOrigin, writeIntervalRow } from '../../ingest/decode/rows.js';
 import { latestSchema, type EumdInterval } from '../../schemas/index.js';
 import { isMain, printResult, runCases, sampleMessages, writeMicro, type MicroResult } from './runner.js';
 

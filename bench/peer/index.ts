@@ -17,7 +17,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import { packageRoot } from '../../schemas/index.js';
 import { kcatReadLimit } from '../harness/kcat.js';
 import { describeMachine } from '../harness/machine.js';

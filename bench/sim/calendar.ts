@@ -7,7 +7,7 @@
  * "Local ms" below means the wall-clock reading written as if it were UTC: local midnight of
  * 2026-10-01 in Los Angeles is Date.UTC(2026, 9, 1) in local ms.
  */
-import { ConfigError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RECORD_KINDS, TOPICS, type RecordKind } from '../../schemas/index.js';
-import { ConfigError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import { FAULT_KINDS, Fleet, defaultFaultShares, type FaultKind, type FleetOptionsInput } from './fleet.js';
 import { FileSink } from './file-writer.js';
 import { KafkaSink, type TopicAck } from './kafka-writer.js';

@@ -35,7 +35,7 @@
  */
 import { TOPICS, RECORD_KINDS, latestSchema, type RecordKind, type Enrollment } from '../../schemas/index.js';
 import { writeFrameHeader, FRAME_HEADER_BYTES } from '../../ingest/codec/framing.js';
-import { ConfigError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import type avro from 'avsc';
 import { Rng } from './random.js';
 import { Calendar, DAY_MS, HOUR_MS } from './calendar.js';

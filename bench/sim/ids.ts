@@ -6,7 +6,7 @@
  * Every ID is a bijection of an index (an affine permutation of the ID space), so IDs look random
  * yet never collide, without a set of the IDs already issued.
  */
-import { ConfigError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import type { Rng } from './random.js';
 
 /** Largest index any ID function accepts: keeps a * i below 2^53 in the decimal permutations. */

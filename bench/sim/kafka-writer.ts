@@ -13,7 +13,7 @@
 import Kafka from 'node-rdkafka';
 import type { DeliveryReport, LibrdKafkaError, MessageHeader } from 'node-rdkafka';
 import { RECORD_KINDS, TOPICS, type RecordKind } from '../../schemas/index.js';
-import { ConfigError, PevmeterError } from '../../ingest/errors.js';
+import { ConfigError, PevmeterError } from '../../schemas/errors.js';
 import { Fleet, type FleetCounts, type FleetOptionsInput, type SessionTruth, type SimMessage } from './fleet.js';
 
 export interface KafkaWriteOptions {

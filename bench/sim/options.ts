@@ -2,7 +2,7 @@
  * Options of the fleet simulator, validated once into one typed object, and the fault catalogue:
  * what each injected fault kind does and which reconciliation codes it must trigger.
  */
-import { ConfigError } from '../../ingest/errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import { MAX_ID_INDEX } from './ids.js';
 import type { FlagCode } from '../../reconcile/types.js';
 

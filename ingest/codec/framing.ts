@@ -7,7 +7,7 @@
  *
  * Functions here only slice; they never copy the body.
  */
-import { RecordError } from '../errors.js';
+import { RecordError } from '../../schemas/errors.js';
 
 export const FRAME_HEADER_BYTES = 5;
 export const MAGIC_BYTE = 0;

@@ -30,15 +30,15 @@
 import { inflateRawSync } from 'node:zlib';
 import type avro from 'avsc';
 import { readSchemaId, FRAME_HEADER_BYTES } from '../codec/framing.js';
-import { RecordError } from '../errors.js';
-import type { RecordErrorCode } from '../errors.js';
+import { RecordError } from '../../schemas/errors.js';
+import type { RecordErrorCode } from '../../schemas/errors.js';
 import { RECORD_KINDS, latestSchema, parseSchema } from '../../schemas/index.js';
 import type { EumdInterval, RecordKind } from '../../schemas/index.js';
 import { TABLE_OF_KIND } from '../../schemas/tables.js';
 import type { RawTable } from '../../schemas/tables.js';
+import { TsvWriter } from '../../aggregate/store/tsv.js';
 import {
-  TsvWriter, rowOrigin, writeDeadLetterRow, writeEnrollmentRow, writeIntervalRow, writeSessionEventRow,
-  writeVehicleReportRow,
+  rowOrigin, writeDeadLetterRow, writeEnrollmentRow, writeIntervalRow, writeSessionEventRow, writeVehicleReportRow,
 } from './rows.js';
 import type { RowOrigin } from './rows.js';
 import { validateEnrollment, validateInterval, validateSessionEvent, validateVehicleReport } from './validate.js';

@@ -30,7 +30,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import type { RecordErrorCode } from '../errors.js';
+import type { RecordErrorCode } from '../../schemas/errors.js';
 import { parseSchema } from '../../schemas/index.js';
 import type { RecordKind } from '../../schemas/index.js';
 import { DEAD_PAYLOAD_MAX_BYTES, DEFAULT_MAX_BLOCK_BYTES } from './batch.js';

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../schemas/errors.js';
 import type { BatchResult, DecodeTask } from './batch.js';
 
 export interface DecodePoolOptions {

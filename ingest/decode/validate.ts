@@ -21,9 +21,9 @@
  *   ints            every int lands in an Int32/UInt32 column: a value the column cannot hold
  *                   would make ClickHouse reject the whole insert, so it is rejected here alone.
  */
-import { RecordError } from '../errors.js';
+import { RecordError } from '../../schemas/errors.js';
 import { validToMs } from './rows.js';
-import type { RecordErrorCode } from '../errors.js';
+import type { RecordErrorCode } from '../../schemas/errors.js';
 import type {
   EumdInterval, Enrollment, RecordKind, RecordOf, SessionEvent, SessionEventBody, VehicleReport,
 } from '../../schemas/index.js';

@@ -15,7 +15,7 @@
  */
 import Kafka from 'node-rdkafka';
 import type { DeliveryReport, LibrdKafkaError } from 'node-rdkafka';
-import { PevmeterError } from '../errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
 
 export interface DeadLetter {
   originTopic: string;

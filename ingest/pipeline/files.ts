@@ -10,7 +10,7 @@ import { inspect } from 'node:util';
 import { RECORD_KINDS, latestSchema, type RecordKind } from '../../schemas/index.js';
 import type { Store } from '../../aggregate/store/types.js';
 import type { Config } from '../config.js';
-import { PevmeterError } from '../errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { deadBlockResult, type BatchResult } from '../decode/batch.js';

@@ -7,7 +7,7 @@ import type { Message, MessageHeader } from 'node-rdkafka';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { RegistryError } from '../errors.js';
+import type { RegistryError } from '../../schemas/errors.js';
 import type { RecordKind } from '../../schemas/index.js';
 import type { BatchResult, FramedTask } from '../decode/batch.js';
 import type { DecodePool } from '../decode/pool.js';

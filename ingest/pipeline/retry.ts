@@ -3,7 +3,7 @@
  * (a store or registry that is down). Never used for rejections: those halt or dead-letter.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PevmeterError } from '../errors.js';
+import { PevmeterError } from '../../schemas/errors.js';
 
 export interface RetryOptions {
   initialMs: number;

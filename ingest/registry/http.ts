@@ -23,7 +23,7 @@
  * ever contains them or the URL's user info.
  */
 import { Pool } from 'undici';
-import { ConfigError, RegistryError } from '../errors.js';
+import { ConfigError, RegistryError } from '../../schemas/errors.js';
 import { localSchemas, parseSchema } from '../../schemas/index.js';
 import type { ResolvedSchema, SchemaResolver } from './types.js';
 

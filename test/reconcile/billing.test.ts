@@ -7,7 +7,7 @@ import { reconcilePeriod, type RunSummary } from '../../reconcile/run.js';
 import type { Period } from '../../reconcile/types.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { tempStore } from '../helpers/services.js';
-import { TsvWriter } from '../../ingest/decode/rows.js';
+import { TsvWriter } from '../../aggregate/store/tsv.js';
 import { tsvLine } from '../../reconcile/tsv.js';
 import { Fixture, T0, sid } from './fixtures.js';
 

@@ -2,7 +2,7 @@
  * Raw rows for reconciliation tests, written the way ingest writes them (TSV in INSERT_COLUMNS
  * order through Store.insertTsv), from a compact description of a session.
  */
-import { escapeTsv } from '../../ingest/decode/rows.js';
+import { escapeTsv } from '../../aggregate/store/tsv.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { INSERT_COLUMNS, type RawTable } from '../../schemas/tables.js';
 

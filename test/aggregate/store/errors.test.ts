@@ -1,6 +1,5 @@
 import t from 'tap';
-import { clickhouseCode, isRetryable, redact, toStoreError } from '../../../aggregate/store/errors.js';
-import { StoreError } from '../../../ingest/errors.js';
+import { StoreError, clickhouseCode, isRetryable, redact, toStoreError } from '../../../aggregate/store/errors.js';
 
 const withCode = (message: string, code?: string) => Object.assign(new Error(message), code === undefined ? {} : { code });
 

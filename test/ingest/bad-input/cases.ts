@@ -9,7 +9,7 @@
  * PEV_TRAILING_BYTES letter after N good records stands for no declared record (records 0).
  */
 import { frame } from '../../../ingest/codec/framing.js';
-import type { RecordErrorCode } from '../../../ingest/errors.js';
+import type { RecordErrorCode } from '../../../schemas/errors.js';
 import { latestSchema } from '../../../schemas/index.js';
 import type { EumdInterval, Enrollment, RecordKind, RecordOf, SessionEvent, VehicleReport } from '../../../schemas/index.js';
 import { EXAMPLES } from '../../schemas/fixtures.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { frame, readSchemaId, FRAME_HEADER_BYTES } from '../../../ingest/codec/framing.js';
-import { RecordError } from '../../../ingest/errors.js';
+import { RecordError } from '../../../schemas/errors.js';
 
 t.test('frame then read gives the schema ID and the body back', (t) => {
   const body = Buffer.from([1, 2, 3]);

@@ -1,8 +1,9 @@
 import t from 'tap';
 import {
-  TsvWriter, escapeTsv, rowOrigin, writeDeadLetterRow, writeEnrollmentRow, writeIntervalRow, writeSessionEventRow,
+  rowOrigin, writeDeadLetterRow, writeEnrollmentRow, writeIntervalRow, writeSessionEventRow,
   writeVehicleReportRow,
 } from '../../../ingest/decode/rows.js';
+import { TsvWriter, escapeTsv } from '../../../aggregate/store/tsv.js';
 import { INSERT_COLUMNS } from '../../../schemas/tables.js';
 import type { RawTable } from '../../../schemas/tables.js';
 import type { SessionEvent } from '../../../schemas/index.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeBatch } from '../../../ingest/decode/batch.js';
 import { HttpSchemaResolver, registerLocalSchemas } from '../../../ingest/registry/index.js';
-import { RegistryError } from '../../../ingest/errors.js';
+import { RegistryError } from '../../../schemas/errors.js';
 import { localSchemas, packageRoot, parseSchema, TOPICS } from '../../../schemas/index.js';
 import { INTERVAL, INTERVAL_TSV, body, framedTask, originTsv, rawFrame, text } from '../decode/fixtures.js';
 

@@ -11,7 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpSchemaResolver, LocalSchemaResolver, createSchemaResolver, registerLocalSchemas } from '../../../ingest/registry/index.js';
 import type { RetryEvent } from '../../../ingest/registry/index.js';
-import { RegistryError } from '../../../ingest/errors.js';
+import { RegistryError } from '../../../schemas/errors.js';
 import { latestSchema, localSchemas } from '../../../schemas/index.js';
 
 type Mode = 'ok' | 'garbage-json' | 'bad-schema' | 'no-schema' | 'html-404' | 'slow' | 'protobuf' | 'unauthorized';

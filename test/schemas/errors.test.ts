@@ -1,6 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { OPERATIONAL_ERROR_CODES, RECORD_ERROR_CODES, RecordError, StoreError, isRecordErrorCode } from '../../ingest/errors.js';
+import { OPERATIONAL_ERROR_CODES, RECORD_ERROR_CODES, RecordError, isRecordErrorCode } from '../../schemas/errors.js';
+import { StoreError } from '../../aggregate/store/errors.js';
 
 t.test('every error code is documented in docs/errors.md', (t) => {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');

@@ -81,14 +81,6 @@ export class RegistryError extends PevmeterError {
   }
 }
 
-/** The store failed a write. `retryable` decides between pausing and halting. */
-export class StoreError extends PevmeterError {
-  constructor(code: 'PEV_STORE_UNAVAILABLE' | 'PEV_STORE_REJECTED', message: string, retryable: boolean, cause?: unknown) {
-    super(code, message, { retryable, cause });
-    this.name = 'StoreError';
-  }
-}
-
 export function isRecordErrorCode(code: string): code is RecordErrorCode {
   return (RECORD_ERROR_CODES as readonly string[]).includes(code);
 }
