@@ -3,10 +3,10 @@
  * streaming service (Kafka to ClickHouse); `withPipeline` gives the file ingest the same store,
  * pool and metrics.
  */
-import { openStore } from '../aggregate/store/index.js';
-import type { Store, StoreOptions } from '../aggregate/store/types.js';
-import type { Config } from './config.js';
-import { redactedConfig } from './config.js';
+import { openStore, storeOptionsOf } from '../aggregate/store/connect.js';
+import type { Store } from '../aggregate/store/types.js';
+import type { Config } from '../schemas/config.js';
+import { redactedConfig } from '../schemas/config.js';
 import { createDecodePool, type DecodePool } from './decode/pool.js';
 import type { PevmeterError } from '../schemas/errors.js';
 import { IngestConsumer } from './kafka/consumer.js';
@@ -18,14 +18,6 @@ import { KafkaUnitProcessor } from './pipeline/processor.js';
 import { retrying } from './pipeline/retry.js';
 import { DurableSink } from './pipeline/sink.js';
 import { createSchemaResolver } from './registry/index.js';
-
-export function storeOptionsOf(cfg: Config): StoreOptions {
-  const s = cfg.store;
-  if (s.kind === 'embedded') return { kind: 'embedded', path: s.path, database: s.database };
-  const o: StoreOptions = { kind: 'http', url: s.url, username: s.username, password: s.password, database: s.database, requestTimeoutMs: s.requestTimeoutMs };
-  if (s.caCertPath) o.caCertPath = s.caCertPath;
-  return o;
-}
 
 export function secretsOf(cfg: Config): string[] {
   const out = [cfg.store.password, cfg.registry.password, cfg.registry.token];

@@ -1,7 +1,7 @@
 /**
  * `pevmeter reconcile`: reconcile a billing period, optionally write the HTML report and export
  * the period's records (which freezes them). Store flags are the shared ones (--data,
- * --clickhouse-url, --database, -c for the service configuration); the reconciliation rules,
+ * --clickhouse-url, --database, -c for the service configuration; no Kafka flags: it only reads the store); the reconciliation rules,
  * tariffs and programs come from --reconcile-config (docs/reconcile.md).
  *
  * Output: the run summary as JSON on stdout. Progress on stderr: a bar on a terminal, JSON lines
@@ -10,18 +10,17 @@
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { openStore } from '../aggregate/store/connect.js';
+import { openStore, storeOptionsOf } from '../aggregate/store/connect.js';
 import type { Store } from '../aggregate/store/types.js';
-import { addCommonOptions, configFromFlags, type CommonFlags } from '../ingest/cli-options.js';
+import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cli-options.js';
 import { PevmeterError } from '../schemas/errors.js';
-import { storeOptionsOf } from '../ingest/service.js';
 import { exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
 import { loadReconcileConfig, type ReconcileConfig } from './config.js';
 import { renderReport } from './report.js';
 import { parseInstant, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
 import type { Period, PeriodFilter } from './types.js';
 
-export interface ReconcileFlags extends CommonFlags {
+export interface ReconcileFlags extends StoreFlags {
   from: string;
   to: string;
   account?: string;
@@ -130,7 +129,7 @@ function oneOf<T extends string>(name: string, values: readonly T[]) {
 }
 
 export function registerReconcileCommand(program: Command): void {
-  addCommonOptions(
+  addStoreOptions(
     program
       .command('reconcile')
       .description('reconcile a billing period: rules, flags, billing records; optionally an HTML report and an export (which freezes the records)')

@@ -14,6 +14,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import type { ChdbConnection } from 'chdb/connection';
+import type { Config } from '../../schemas/config.js';
 import { ConfigError } from '../../schemas/errors.js';
 import { INSERT_COLUMNS } from '../../schemas/tables.js';
 import type { RawTable } from '../../schemas/tables.js';
@@ -212,4 +213,13 @@ function open(options: StoreOptions): Store {
     },
   };
   return store;
+}
+
+/** The store options a resolved configuration asks for. */
+export function storeOptionsOf(cfg: Config): StoreOptions {
+  const s = cfg.store;
+  if (s.kind === 'embedded') return { kind: 'embedded', path: s.path, database: s.database };
+  const o: StoreOptions = { kind: 'http', url: s.url, username: s.username, password: s.password, database: s.database, requestTimeoutMs: s.requestTimeoutMs };
+  if (s.caCertPath) o.caCertPath = s.caCertPath;
+  return o;
 }

@@ -1,6 +1,6 @@
 /**
  * The ingest service as the fault runs see it: a child process running the compiled CLI
- * (`node dist/ingest/cli.js ingest ...`), which can be killed at any moment and started again on
+ * (`node dist/cli.js ingest ...`), which can be killed at any moment and started again on
  * the same data folder and consumer group. A process of its own is the only honest way to crash
  * it (SIGKILL leaves no chance to clean up), and chDB allows one data folder per process, so the
  * runner opens the store itself only while no child runs.
@@ -16,7 +16,7 @@ import type { TopicSet } from './kafka.js';
 export function ingestCli(): string {
   const fromEnv = process.env['PEVMETER_CLI'];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const cli = join(packageRoot(), 'dist', 'ingest', 'cli.js');
+  const cli = join(packageRoot(), 'dist', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (the fault runs use the compiled CLI)`);
   return cli;
 }

@@ -12,7 +12,7 @@ import type { DeliveryReport, LibrdKafkaError, Message, MessageHeader } from 'no
 import { ensureTopics } from '../sim/kafka-writer.js';
 import { simulateFleet, type FleetCounts, type FleetOptionsInput, type MalformedCode, type SessionTruth } from '../sim/fleet.js';
 import type { RecordKind } from '../../schemas/index.js';
-import type { Config } from '../../ingest/config.js';
+import type { Config } from '../../schemas/config.js';
 
 /**
  * The topics a run hands the pipeline (its `kafka.topics` and dead-letter topic); unique per run

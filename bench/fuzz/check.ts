@@ -13,7 +13,7 @@
  * Tasks are built with offsets[m] = m, so src_offset in a row names its message directly.
  */
 import type { Message } from 'node-rdkafka';
-import type { Config } from '../../ingest/config.js';
+import type { Config } from '../../schemas/config.js';
 import type { BatchResult, FramedTask } from '../../ingest/decode/batch.js';
 import { RECORD_ERROR_CODES } from '../../schemas/errors.js';
 import { buildFramedTask, recordCountOf } from '../../ingest/pipeline/processor.js';

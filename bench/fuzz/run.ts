@@ -9,7 +9,7 @@
  * answer in time is a failure and ends the run (a stuck worker would hold the pool).
  */
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { decodeBatch } from '../../ingest/decode/batch.js';
 import type { BatchResult } from '../../ingest/decode/batch.js';
 import { createDecodePool } from '../../ingest/decode/pool.js';

@@ -12,7 +12,7 @@
  */
 import Kafka from 'node-rdkafka';
 import type { Message } from 'node-rdkafka';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { PevmeterError } from '../../schemas/errors.js';
 import { decodeBatch } from '../../ingest/decode/batch.js';
 import type { FramedTask } from '../../ingest/decode/batch.js';

@@ -6,9 +6,10 @@
  * The latency poller (job.pollMs) lives here because chDB is in-process: a reader elsewhere could
  * not open the same folder. It costs the pipeline one small query per poll, counted in its CPU.
  */
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { createLogger } from '../../ingest/log.js';
-import { runIngestService, storeOptionsOf } from '../../ingest/service.js';
+import { storeOptionsOf } from '../../aggregate/store/connect.js';
+import { runIngestService } from '../../ingest/service.js';
 import { openStore } from '../../aggregate/store/index.js';
 import type { Store } from '../../aggregate/store/types.js';
 import type { PipelineJob } from './protocol.js';

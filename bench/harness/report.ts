@@ -4,7 +4,7 @@
  * markdown table the README quotes (bench/results/latest.md).
  */
 import type { BenchResult, PipelineRun, StageLimits, TargetCheck } from './types.js';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { unitMessages } from '../../ingest/pipeline/kafka-loop.js';
 
 export const TARGETS = {

@@ -31,7 +31,7 @@ import type { StageLimitsResult } from './child-limits.js';
 import { brokerPid } from './watch.js';
 import type { BenchResult, PipelineRun, ReadLimit, StageLimits, TopicSet } from './types.js';
 import type { StoreOptions } from '../../aggregate/store/types.js';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { unitMessages } from '../../ingest/pipeline/kafka-loop.js';
 
 /** The pipeline's consume batch, unit bound and in-flight units (ingest/config.ts defaults). */

@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { openStore } from '../../aggregate/store/index.js';
 import type { Store } from '../../aggregate/store/types.js';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { runIngestService, type IngestServiceResult } from '../../ingest/service.js';
 import { GroupWatcher } from './kafka.js';
 import { emit, intFlag, parseFlags, required, type ChildResult } from './protocol.js';

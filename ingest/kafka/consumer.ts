@@ -10,7 +10,7 @@
  */
 import Kafka from 'node-rdkafka';
 import type { Assignment, LibrdKafkaError, Message, Metadata, TopicPartitionOffset } from 'node-rdkafka';
-import type { Config } from '../config.js';
+import type { Config } from '../../schemas/config.js';
 import { PevmeterError } from '../../schemas/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { RECORD_KINDS, latestSchema, type RecordKind } from '../../schemas/index.js';
 import type { Store } from '../../aggregate/store/types.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../schemas/config.js';
 import { PevmeterError } from '../../schemas/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';

@@ -14,7 +14,7 @@
  * stays in the group); messages fetched before the pause took effect are carried into the next unit.
  */
 import type { Message } from 'node-rdkafka';
-import type { Config } from '../config.js';
+import type { Config } from '../../schemas/config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { tpKey, type IngestConsumer } from '../kafka/consumer.js';

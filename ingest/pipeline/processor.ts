@@ -4,7 +4,7 @@
  * Used by the Kafka loop; the file ingest shares everything from the pool on.
  */
 import type { Message, MessageHeader } from 'node-rdkafka';
-import type { Config } from '../config.js';
+import type { Config } from '../../schemas/config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { RegistryError } from '../../schemas/errors.js';

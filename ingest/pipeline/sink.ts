@@ -9,7 +9,7 @@
  */
 import { RAW_TABLES, type RawTable } from '../../schemas/tables.js';
 import type { Store } from '../../aggregate/store/types.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../schemas/config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { DeadLetter, DeadLetterSink } from '../kafka/dead-letter.js';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { openStore } from '../../aggregate/store/connect.js';
 import { writeFleetFiles } from '../../bench/sim/file-writer.js';
 import { FAULT_KINDS, type SessionTruth } from '../../bench/sim/fleet.js';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { createLogger } from '../../ingest/log.js';
 import { ingestFiles } from '../../ingest/pipeline/files.js';
 import { withPipeline } from '../../ingest/service.js';

@@ -8,7 +8,7 @@ import t from 'tap';
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
 import { join } from 'node:path';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { Metrics, startOpsServer } from '../../ingest/metrics.js';
 import { runIngestService } from '../../ingest/service.js';
 import { kafkaBrokers, uniqueName } from '../helpers/services.js';

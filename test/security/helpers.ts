@@ -4,10 +4,9 @@
  * as a child process with all of its output captured, and loopback HTTP helpers.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { packageRoot } from '../../schemas/index.js';
 
 export const ROOT = packageRoot();
@@ -49,21 +48,8 @@ export function findLeaks(text: string): string[] {
   return leaks;
 }
 
-/**
- * The pevmeter command line to spawn: ingest/cli.ts when every module it imports exists, else a
- * stand-in (fixtures/cli-standin.ts) that wires `ingest` and `migrate` exactly as cli.ts does,
- * while a stage it registers is still being written. `why` says which, for the test log.
- */
-export function cliEntry(): { file: string; real: boolean; why: string } {
-  const cli = join(ROOT, 'ingest', 'cli.ts');
-  const src = readFileSync(cli, 'utf8').replace(/^\s*\/\/.*$/gm, '');
-  const missing = [...src.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)]
-    .map((m) => resolve(ROOT, 'ingest', `${m[1]!}.ts`))
-    .filter((f) => !existsSync(f))
-    .map((f) => f.slice(ROOT.length + 1));
-  if (missing.length === 0) return { file: cli, real: true, why: 'the real CLI (ingest/cli.ts)' };
-  return { file: join(ROOT, 'test', 'security', 'fixtures', 'cli-standin.ts'), real: false, why: `a stand-in for ingest/cli.ts, which imports ${missing.join(', ')} (not there yet)` };
-}
+/** The pevmeter command line the tests spawn, run from source. */
+export const CLI_ENTRY = join(ROOT, 'cli.ts');
 
 /** Node arguments that let a child run TypeScript source the way this test process does. */
 export function tsNodeArgs(): string[] {
@@ -97,9 +83,8 @@ export interface ChildOptions {
 
 /** Runs the CLI with `args`, capturing everything it writes; SIGKILL at `timeoutMs`. */
 export async function runCli(args: readonly string[], o: ChildOptions): Promise<ChildRun> {
-  const entry = cliEntry();
   const started = Date.now();
-  const child = spawn(process.execPath, [...tsNodeArgs(), entry.file, ...args], {
+  const child = spawn(process.execPath, [...tsNodeArgs(), CLI_ENTRY, ...args], {
     cwd: ROOT,
     // Only what the run needs: no inherited PEVMETER_* or service variables change the scenario.
     // TS_NODE_* carries tap's loader settings (transpile only, the project file) to the child.

@@ -19,7 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { openStore } from '../../aggregate/store/connect.js';
-import { loadConfig, redactedConfig } from '../../ingest/config.js';
+import { loadConfig, redactedConfig } from '../../schemas/config.js';
 import { HttpSchemaResolver } from '../../ingest/registry/http.js';
 import { scrubSecrets } from '../../ingest/log.js';
 import { secretsOf } from '../../ingest/service.js';
@@ -28,7 +28,7 @@ import { clickhouseServer, kafkaBrokers, brokerRun } from '../helpers/services.j
 import { corpus, framed, goodInterval, goodSessionEvent } from '../ingest/bad-input/cases.js';
 import { createTopics, produceAll } from '../ingest/bad-input/kafka.js';
 import type { OutMessage } from '../ingest/bad-input/kafka.js';
-import { SECRETS, USERS, cliEntry, findLeaks, freePort, httpGet, runCli } from './helpers.js';
+import { SECRETS, USERS, findLeaks, freePort, httpGet, runCli } from './helpers.js';
 import type { ChildRun } from './helpers.js';
 
 const brokers = await kafkaBrokers();
@@ -98,9 +98,6 @@ function checkNoLeak(t: Test, r: ChildRun, what: string): void {
   const all = [r.stdout, r.stderr, ...r.scraped].join('\n');
   t.same(findLeaks(all), [], `${what}: no secret in ${r.stdout.length + r.stderr.length} bytes of output and ${r.scraped.length} scrapes`);
 }
-
-const entry = cliEntry();
-t.comment(`spawning ${entry.why}`);
 
 void t.test('a normal run with every secret set: logs (debug), dead letters and /metrics carry none', async (t) => {
   registryMode = 'token';

@@ -20,12 +20,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { openStore } from '../../aggregate/store/connect.js';
-import { loadConfig } from '../../ingest/config.js';
+import { loadConfig } from '../../schemas/config.js';
 import { createLogger } from '../../ingest/log.js';
 import { IngestConsumer } from '../../ingest/kafka/consumer.js';
 import { KafkaDeadLetterSink, pickClientSettings } from '../../ingest/kafka/dead-letter.js';
 import { Metrics } from '../../ingest/metrics.js';
-import { storeOptionsOf } from '../../ingest/service.js';
+import { storeOptionsOf } from '../../aggregate/store/connect.js';
 import { kafkaBrokers, uniqueName } from '../helpers/services.js';
 import { SECRETS, USERS, findLeaks, freePort } from './helpers.js';
 

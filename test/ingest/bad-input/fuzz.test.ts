@@ -9,7 +9,7 @@ import t from 'tap';
 import { checkBatch, declaredOf, taskOf } from '../../../bench/fuzz/check.js';
 import { PayloadGenerator, fuzzSchemas } from '../../../bench/fuzz/generate.js';
 import { runFuzz } from '../../../bench/fuzz/run.js';
-import { loadConfig } from '../../../ingest/config.js';
+import { loadConfig } from '../../../schemas/config.js';
 import { decodeBatch } from '../../../ingest/decode/batch.js';
 
 void t.test('the generator is seeded: same seed, same payloads; another seed, others', (t) => {

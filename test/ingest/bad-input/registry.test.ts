@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { openStore } from '../../../aggregate/store/connect.js';
 import { toInt } from '../../../aggregate/store/values.js';
-import { loadConfig } from '../../../ingest/config.js';
+import { loadConfig } from '../../../schemas/config.js';
 import { createLogger } from '../../../ingest/log.js';
 import { runIngestService } from '../../../ingest/service.js';
 import { localSchemas, parseSchema } from '../../../schemas/index.js';

@@ -8,7 +8,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import type { Message } from 'node-rdkafka';
-import { loadConfig } from '../../../ingest/config.js';
+import { loadConfig } from '../../../schemas/config.js';
 import { createDecodePool } from '../../../ingest/decode/pool.js';
 import { createLogger } from '../../../ingest/log.js';
 import { Metrics } from '../../../ingest/metrics.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { ENV_OPTIONS, loadConfig, redactedConfig, configSchema } from '../../ingest/config.js';
+import { ENV_OPTIONS, loadConfig, redactedConfig, configSchema } from '../../schemas/config.js';
 
 t.test('defaults resolve to one typed object', (t) => {
   const cfg = loadConfig({ env: {} });

@@ -9,17 +9,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { addCommonOptions, configFromFlags, positiveInt, type CommonFlags } from './cli-options.js';
-import type { Config } from './config.js';
-import { createLogger, type Logger } from './log.js';
-import { ingestFiles } from './pipeline/files.js';
-import { openMigratedStore, runIngestService, withPipeline } from './service.js';
-import { toInt } from '../aggregate/store/index.js';
-import type { Store } from '../aggregate/store/types.js';
-import { TOPICS } from '../schemas/index.js';
-import { writeFleetFiles } from '../bench/sim/file-writer.js';
-import { ensureTopics, produceFleet } from '../bench/sim/kafka-writer.js';
-import type { FleetOptionsInput } from '../bench/sim/fleet.js';
+import { addPipelineOptions, configFromFlags, positiveInt, type CommonFlags } from '../../schemas/cli-options.js';
+import type { Config } from '../../schemas/config.js';
+import { createLogger, type Logger } from '../../ingest/log.js';
+import { ingestFiles } from '../../ingest/pipeline/files.js';
+import { openMigratedStore, runIngestService, withPipeline } from '../../ingest/service.js';
+import { toInt } from '../../aggregate/store/index.js';
+import type { Store } from '../../aggregate/store/types.js';
+import { TOPICS } from '../../schemas/index.js';
+import { writeFleetFiles } from './file-writer.js';
+import { ensureTopics, produceFleet } from './kafka-writer.js';
+import type { FleetOptionsInput } from './fleet.js';
 
 interface RunFlags extends CommonFlags {
   premises: number;
@@ -100,7 +100,7 @@ async function ingestFromFiles(cfg: Config, log: Logger, dir: string, showProgre
 }
 
 export function registerRunCommand(program: Command): void {
-  addCommonOptions(
+  addPipelineOptions(
     program
       .command('run')
       .description('the main job: simulate a fleet, ingest it through the worker pool into the store, print a summary')

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { TOPICS } from '../schemas/index.js';
-import { ConfigError } from '../schemas/errors.js';
+import { TOPICS } from './index.js';
+import { ConfigError } from './errors.js';
 
 const rdkafkaValue = z.union([z.string(), z.number(), z.boolean()]);
 

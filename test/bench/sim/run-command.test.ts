@@ -7,10 +7,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../schemas/index.js';
+import { packageRoot } from '../../../schemas/index.js';
 
 const run = promisify(execFile);
-const cli = join(packageRoot(), 'dist', 'ingest', 'cli.js');
+const cli = join(packageRoot(), 'dist', 'cli.js');
 
 t.test('pevmeter run --json: exact totals against the simulator truth', async (t) => {
   const dir = t.testdir();

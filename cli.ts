@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * The pevmeter command line: the top of the layers. Each stage registers its own commands with
+ * only the options it uses; this file assembles them and turns errors into one clear line and an
+ * exit code (64 for a usage or input error, 1 otherwise).
+ */
+import { Command } from 'commander';
+import { PevmeterError } from './schemas/errors.js';
+import { registerIngestCommands } from './ingest/command.js';
+import { registerReconcileCommand } from './reconcile/command.js';
+import { registerRunCommand } from './bench/sim/run-command.js';
+import { registerSimulateCommand } from './bench/sim/command.js';
+
+const program = new Command('pevmeter')
+  .description('Meter-data stream processor for PEV home charging: Kafka (Avro) to per-minute running sums in ClickHouse, reconciled before billing.')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+registerIngestCommands(program);
+registerRunCommand(program);
+registerSimulateCommand(program);
+registerReconcileCommand(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof PevmeterError) {
+    process.stderr.write(`pevmeter: ${err.code}: ${err.message}\n`);
+    process.exitCode = err.code === 'PEV_CONFIG' || err.code === 'PEV_INPUT' ? 64 : 1;
+  } else {
+    process.stderr.write(`pevmeter: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+});
