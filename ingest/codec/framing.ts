@@ -7,6 +7,7 @@
  *
  * Functions here only slice; they never copy the body.
  */
+import type { MessageHeader } from 'node-rdkafka';
 import { RecordError } from '../../schemas/errors.js';
 
 export const FRAME_HEADER_BYTES = 5;
@@ -44,4 +45,23 @@ export function readSchemaId(buf: Uint8Array, start: number, end: number): numbe
     throw new RecordError('PEV_SHORT_FRAME', `message is ${len} bytes; a framed record needs a 5-byte header and a body`);
   }
   return ((buf[start + 1]! << 24) | (buf[start + 2]! << 16) | (buf[start + 3]! << 8) | buf[start + 4]!) >>> 0;
+}
+
+/**
+ * Kafka header of a message that packs several framed records back to back: their count, in
+ * decimal. Without it a message holds one record.
+ */
+export const RECORDS_HEADER = 'pev-records';
+
+/** The `pev-records` header of a message: how many framed records its value holds (1 without it). */
+export function recordCountOf(headers: MessageHeader[] | undefined): number {
+  if (!headers) return 1;
+  for (const h of headers) {
+    const v = h[RECORDS_HEADER];
+    if (v === undefined) continue;
+    const n = Number(typeof v === 'string' ? v : v.toString('latin1'));
+    // An unusable header is left for the worker to judge: 0 makes it dead-letter the message.
+    return Number.isInteger(n) && n >= 1 && n <= 65_535 ? n : 0;
+  }
+  return 1;
 }

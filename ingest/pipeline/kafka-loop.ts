@@ -18,24 +18,8 @@ import type { Config } from '../../schemas/config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { tpKey, type IngestConsumer } from '../kafka/consumer.js';
-import { recordCountOf } from './processor.js';
-
-export interface PartitionSlice {
-  topic: string;
-  partition: number;
-  /** Ownership epoch when consumed: commits are skipped if the partition moved since. */
-  epoch: number;
-  messages: Message[];
-}
-
-export interface UnitOutcome {
-  records: number;
-  deadLetters: number;
-}
-
-export interface UnitProcessor {
-  process(slices: readonly PartitionSlice[], signal: AbortSignal): Promise<UnitOutcome>;
-}
+import { recordCountOf } from '../codec/framing.js';
+import type { PartitionSlice, UnitOutcome, UnitProcessor } from './unit.js';
 
 export interface LoopSummary {
   units: number;

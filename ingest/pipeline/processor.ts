@@ -3,7 +3,7 @@
  * partition slices in the worker pool, then write every table and the dead letters (DurableSink).
  * Used by the Kafka loop; the file ingest shares everything from the pool on.
  */
-import type { Message, MessageHeader } from 'node-rdkafka';
+import type { Message } from 'node-rdkafka';
 import type { Config } from '../../schemas/config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -13,28 +13,14 @@ import type { BatchResult, FramedTask } from '../decode/batch.js';
 import type { DecodePool } from '../decode/pool.js';
 import type { ResolvedSchema, SchemaResolver } from '../registry/index.js';
 import type { DeadLetter } from '../kafka/dead-letter.js';
-import type { PartitionSlice, UnitOutcome, UnitProcessor } from './kafka-loop.js';
+import type { PartitionSlice, UnitOutcome, UnitProcessor } from './unit.js';
+import { recordCountOf } from '../codec/framing.js';
 import type { DurableSink} from './sink.js';
 import { TableBuffers } from './sink.js';
 import { retrying } from './retry.js';
 
 /** Messages per worker task: small enough that one busy partition still spreads over the pool. */
 export const MESSAGES_PER_TASK = 4_096;
-
-const RECORDS_HEADER = 'pev-records';
-
-/** The `pev-records` header of a message: how many framed records its value holds (1 without it). */
-export function recordCountOf(headers: MessageHeader[] | undefined): number {
-  if (!headers) return 1;
-  for (const h of headers) {
-    const v = h[RECORDS_HEADER];
-    if (v === undefined) continue;
-    const n = Number(typeof v === 'string' ? v : v.toString('latin1'));
-    // An unusable header is left for the worker to judge: 0 makes it dead-letter the message.
-    return Number.isInteger(n) && n >= 1 && n <= 65_535 ? n : 0;
-  }
-  return 1;
-}
 
 /** Packs messages into one transferable buffer with boundaries, offsets and record counts. */
 export function buildFramedTask(
