@@ -6,7 +6,8 @@
  * `cpuSecondsPerMillion` CPU seconds (user + system, every thread of the measured process) per
  * million interval records.
  */
-
+import type { ReadLimit } from '../measure/kcat.js';
+import type { MachineInfo } from '../measure/machine.js';
 import type { TopicSet as PipelineTopics } from '../chaos/kafka.js';
 
 /** A topic set the harness produced: the interval topic is the one that carries the data. */
@@ -106,20 +107,6 @@ export interface PipelineRun {
   error?: string;
 }
 
-export interface ReadLimit {
-  tool: 'node-rdkafka' | 'kcat';
-  records: number;
-  messages: number;
-  bytes: number;
-  seconds: number;
-  recordsPerS: number;
-  messagesPerS: number;
-  mbPerS: number;
-  /** CPU of the reading process per record (µs), when measured (not for kcat). */
-  cpuUsPerRecord?: number;
-  /** What the time covers. */
-  note: string;
-}
 
 export interface DecodeLimit {
   records: number;
@@ -216,20 +203,6 @@ export interface TargetCheck {
   analysis?: string;
 }
 
-export interface MachineInfo {
-  cpus: number;
-  cpuModel: string;
-  memoryBytes: number;
-  os: string;
-  node: string;
-  librdkafka: string;
-  kafka: string;
-  clickhouseEmbedded: string;
-  clickhouseServer?: string;
-  kcat?: string;
-  /** Load average at the start (1, 5, 15 min): other work on the machine skews the figures. */
-  loadAverage: number[];
-}
 
 export interface PeerFigure {
   recordsPerS: number;
@@ -279,3 +252,5 @@ export interface BenchResult {
   figures: Record<string, number>;
   errors: string[];
 }
+
+export type { MachineInfo, ReadLimit };

@@ -19,9 +19,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../schemas/errors.js';
 import { packageRoot } from '../../schemas/index.js';
-import { kcatReadLimit } from '../harness/kcat.js';
-import { describeMachine } from '../harness/machine.js';
-import type { MachineInfo, ReadLimit } from '../harness/types.js';
+import { kcatReadLimit } from '../measure/kcat.js';
+import { describeMachine } from '../measure/machine.js';
+import type { ReadLimit } from '../measure/kcat.js';
+import type { MachineInfo } from '../measure/machine.js';
 import type { FaultKind, SessionTruth } from '../sim/fleet.js';
 import { createTopics, deleteTopics, produceIntervalTopic, type ProducedTopic } from './kafka.js';
 import { startChild, type ChildProgress, type ChildResult } from './protocol.js';
@@ -136,7 +137,7 @@ export interface PeerBenchResult {
   oursFromCaller: number | null;
   /** GET /schemas/ids/{id} the registry endpoint answered (both systems fetch each schema once per process). */
   registryRequests: number;
-  /** kcat consume-only of the same topic (bench/harness/kcat.ts): a second Kafka read limit. */
+  /** kcat consume-only of the same topic (bench/measure/kcat.ts): a second Kafka read limit. */
   kcat: ReadLimit | null;
   exactness: {
     records: number;

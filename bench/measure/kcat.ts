@@ -11,7 +11,21 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ReadLimit } from './types.js';
+
+export interface ReadLimit {
+  tool: 'node-rdkafka' | 'kcat';
+  records: number;
+  messages: number;
+  bytes: number;
+  seconds: number;
+  recordsPerS: number;
+  messagesPerS: number;
+  mbPerS: number;
+  /** CPU of the reading process per record (µs), when measured (not for kcat). */
+  cpuUsPerRecord?: number;
+  /** What the time covers. */
+  note: string;
+}
 
 interface KcatRun {
   wallSeconds: number;

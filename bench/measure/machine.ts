@@ -9,7 +9,21 @@ import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import Kafka from 'node-rdkafka';
 import { packageRoot } from '../../schemas/index.js';
-import type { MachineInfo } from './types.js';
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memoryBytes: number;
+  os: string;
+  node: string;
+  librdkafka: string;
+  kafka: string;
+  clickhouseEmbedded: string;
+  clickhouseServer?: string;
+  kcat?: string;
+  /** Load average at the start (1, 5, 15 min): other work on the machine skews the figures. */
+  loadAverage: number[];
+}
 
 /** Kafka version from .cache/kafka/lib (kafka_2.13-4.1.1.jar, kafka-clients-4.1.1.jar). */
 export function kafkaVersion(): string {
