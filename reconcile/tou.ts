@@ -25,81 +25,8 @@
  */
 import { parsePriceMicro, WEEKDAYS, type ProgramConfig, type TariffConfig } from './config.js';
 import type { Period, Piece } from './types.js';
+import { DAY_MS, MINUTE_MS, localFields, localToUtc } from '../schemas/calendar.js';
 
-const DAY_MS = 86_400_000;
-const MINUTE_MS = 60_000;
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(tz, f);
-  }
-  return f;
-}
-
-/** Local wall-clock fields of an instant. */
-export function localFields(tz: string, t: number): { y: number; m: number; d: number; hh: number; mm: number; ss: number } {
-  const out = { y: 0, m: 0, d: 0, hh: 0, mm: 0, ss: 0 };
-  for (const p of formatter(tz).formatToParts(new Date(t))) {
-    switch (p.type) {
-      case 'year': out.y = Number(p.value); break;
-      case 'month': out.m = Number(p.value); break;
-      case 'day': out.d = Number(p.value); break;
-      case 'hour': out.hh = Number(p.value); break;
-      case 'minute': out.mm = Number(p.value); break;
-      case 'second': out.ss = Number(p.value); break;
-      default: break;
-    }
-  }
-  return out;
-}
-
-/** Local time minus UTC at instant t, ms (-25200000 for PDT). */
-export function utcOffsetMs(tz: string, t: number): number {
-  const s = Math.floor(t / 1000) * 1000;
-  const f = localFields(tz, s);
-  return Date.UTC(f.y, f.m - 1, f.d, f.hh, f.mm, f.ss) - s;
-}
-
-/**
- * The UTC instant of a local wall time `minutes` after midnight of local date y-m-d (minutes may
- * be 1440: the next midnight). Non-existent wall times map to the transition, repeated ones to
- * their first occurrence (see the module comment).
- */
-export function localToUtc(tz: string, y: number, m: number, d: number, minutes: number): number {
-  const wall = Date.UTC(y, m - 1, d) + minutes * MINUTE_MS;
-  const before = utcOffsetMs(tz, wall - DAY_MS);
-  const after = utcOffsetMs(tz, wall + DAY_MS);
-  const valid: number[] = [];
-  for (const o of before === after ? [before] : [before, after]) {
-    const u = wall - o;
-    if (utcOffsetMs(tz, u) === o) valid.push(u);
-  }
-  if (valid.length > 0) return Math.min(...valid);
-  // In a spring-forward gap: the transition lies between the two readings; find it to the second.
-  let lo = wall - after; // still on the old offset
-  let hi = wall - before; // already on the new one
-  lo = Math.floor(lo / 1000);
-  hi = Math.ceil(hi / 1000);
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (utcOffsetMs(tz, mid * 1000) === before) lo = mid;
-    else hi = mid;
-  }
-  return hi * 1000;
-}
 
 function minutesOf(hhmm: string): number {
   const [h, m] = hhmm.split(':') as [string, string];

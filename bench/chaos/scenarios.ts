@@ -3,7 +3,7 @@
  * ingest service as child processes, injects its fault, lets the pipeline recover, and then checks
  * two things against ground truth:
  *
- *   totals   per-session energy and per-minute sums equal the simulator's truth (test/helpers/truth.ts)
+ *   totals   per-session energy and per-minute sums equal the simulator's truth (bench/sim/truth.ts)
  *   offsets  every committed offset is backed by stored rows, and the group ends at the high
  *            watermarks (nothing left behind, nothing committed past unwritten data)
  *
@@ -35,7 +35,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore } from '../../aggregate/store/connect.js';
 import { toInt } from '../../aggregate/store/values.js';
 import type { Store, StoreOptions } from '../../aggregate/store/types.js';
-import { checkOffsets, checkTruth, redeliveredRows, type OffsetCheck, type TruthCheck, type TruthSource } from '../../test/helpers/truth.js';
+import { checkOffsets, checkTruth, redeliveredRows, type OffsetCheck, type TruthCheck, type TruthSource } from '../sim/truth.js';
 import { resolveConfig } from '../../reconcile/config.js';
 import { reconcilePeriod } from '../../reconcile/run.js';
 import type { Period } from '../../reconcile/types.js';

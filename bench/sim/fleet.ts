@@ -38,7 +38,7 @@ import { writeFrameHeader, FRAME_HEADER_BYTES } from '../../ingest/codec/framing
 import { ConfigError } from '../../schemas/errors.js';
 import type avro from 'avsc';
 import { Rng } from './random.js';
-import { Calendar, DAY_MS, HOUR_MS } from './calendar.js';
+import { Calendar, DAY_MS, HOUR_MS } from '../../schemas/calendar.js';
 import { IdFactory } from './ids.js';
 import { TimeQueue } from './time-queue.js';
 import { unionBranch, writeLong, writeLongAt } from './avro-write.js';

@@ -20,6 +20,7 @@ import { TOPICS } from '../../schemas/index.js';
 import { writeFleetFiles } from './file-writer.js';
 import { ensureTopics, produceFleet } from './kafka-writer.js';
 import type { FleetOptionsInput } from './fleet.js';
+import { checkTruth, readTruthFile } from './truth.js';
 
 interface RunFlags extends CommonFlags {
   premises: number;
@@ -60,7 +61,6 @@ async function storedFacts(store: Store) {
   );
   const [minutes] = await store.select<Record<string, unknown>>(`SELECT count() AS n FROM ${db}.session_minute`);
   const dead = await store.select<{ code: string; n: unknown }>(`SELECT code, count() AS n FROM (SELECT DISTINCT src_topic, src_partition, src_offset, record_index, code FROM ${db}.dead_letter) GROUP BY code ORDER BY code`);
-  const perSession = await store.select<{ session_id: string; wh: unknown }>(`SELECT session_id, energy_wh AS wh FROM ${db}.session_rollup`);
   return {
     sessions: toInt(totals?.['sessions']),
     energyWh: toInt(totals?.['wh']),
@@ -68,18 +68,7 @@ async function storedFacts(store: Store) {
     conflicts: toInt(totals?.['conflicts']),
     minuteRows: toInt(minutes?.['n']),
     deadLetters: Object.fromEntries(dead.map((d) => [d.code, toInt(d.n)])),
-    perSession: new Map(perSession.map((r) => [r.session_id, toInt(r.wh)])),
   };
-}
-
-function readTruth(dir: string): Map<string, number> {
-  const truth = new Map<string, number>();
-  for (const line of readFileSync(join(dir, 'truth.jsonl'), 'utf8').split('\n')) {
-    if (!line) continue;
-    const t = JSON.parse(line) as { session_id: string; interval_sum_wh: number; intervals_delivered_unique: number };
-    if (t.intervals_delivered_unique > 0) truth.set(t.session_id, t.interval_sum_wh);
-  }
-  return truth;
 }
 
 function progressBar(enabled: boolean, total: number, label: string) {
@@ -157,19 +146,13 @@ export function registerRunCommand(program: Command): void {
     const ingestSeconds = (Date.now() - ingestStarted) / 1000;
     const store = await openMigratedStore(cfg, log);
     let facts;
+    let check;
     try {
       facts = await storedFacts(store);
+      check = await checkTruth(store, readTruthFile(fleetDir), { source: 'views' });
     } finally {
       await store.close();
     }
-    const truth = readTruth(fleetDir);
-    let mismatched = 0;
-    let truthWh = 0;
-    for (const [id, wh] of truth) {
-      truthWh += wh;
-      if (facts.perSession.get(id) !== wh) mismatched++;
-    }
-    for (const id of facts.perSession.keys()) if (!truth.has(id)) mismatched++;
     const summary: RunSummary = {
       source: flags.kafka ? 'kafka' : 'files',
       fleetDir,
@@ -180,9 +163,9 @@ export function registerRunCommand(program: Command): void {
       recordsPerSecond: Math.round(recordsIn / Math.max(ingestSeconds, 0.001)),
       sessions: facts.sessions,
       energyWh: facts.energyWh,
-      truthEnergyWh: truthWh,
-      exact: mismatched === 0 && truthWh === facts.energyWh,
-      mismatchedSessions: mismatched,
+      truthEnergyWh: check.expected.wh,
+      exact: check.status === 'pass',
+      mismatchedSessions: check.mismatchedSessions,
       minuteRows: facts.minuteRows,
       unfinishedSessions: facts.unfinished,
       conflicts: facts.conflicts,

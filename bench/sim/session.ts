@@ -13,7 +13,7 @@
  *   truth           what reconciliation must find
  */
 import type { Connection, DelayReason, RecordKind, SessionEvent } from '../../schemas/index.js';
-import type { Calendar } from './calendar.js';
+import type { Calendar } from '../../schemas/calendar.js';
 import type { IdFactory } from './ids.js';
 import type { Rng } from './random.js';
 import { intervalPrefix, vehiclePrefix, encodeStrings } from './avro-write.js';

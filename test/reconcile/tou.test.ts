@@ -1,8 +1,9 @@
 import t from 'tap';
 import { resolveConfig } from '../../reconcile/config.js';
 import {
-  ALL_TIME, TouCalendar, allocate, amountMinor, localToUtc, minuteSeries, priceSplit, splitPieces, utcOffsetMs,
+  ALL_TIME, TouCalendar, allocate, amountMinor, minuteSeries, priceSplit, splitPieces,
 } from '../../reconcile/tou.js';
+import { localToUtc, utcOffsetMs } from '../../schemas/calendar.js';
 import type { Piece } from '../../reconcile/types.js';
 
 const LA = 'America/Los_Angeles';

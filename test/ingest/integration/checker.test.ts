@@ -14,7 +14,7 @@ import { simulateFleet, type FleetOptionsInput, type SessionTruth } from '../../
 import { decodeBatch, type FramedTask } from '../../../ingest/decode/batch.js';
 import { latestSchema, localSchemas } from '../../../schemas/index.js';
 import { tempStore } from '../../helpers/services.js';
-import { checkOffsets, checkTruth, type CheckedTruth } from '../../helpers/truth.js';
+import { checkOffsets, checkTruth, type CheckedTruth } from '../../../bench/sim/truth.js';
 
 /** The fleet's interval messages decoded into interval_raw TSV, as one partition of one topic. */
 function intervalRows(options: FleetOptionsInput): { tsv: Uint8Array; rows: number; truths: SessionTruth[]; messages: number } {

@@ -9,7 +9,7 @@ import t from 'tap';
 import { toInt } from '../../../aggregate/store/values.js';
 import { feedFleet, offsetTable, readTopic } from '../../../bench/chaos/kafka.js';
 import { MALFORMED_CODES } from '../../../bench/sim/fleet.js';
-import { checkOffsets, checkTruth } from '../../helpers/truth.js';
+import { checkOffsets, checkTruth } from '../../../bench/sim/truth.js';
 import { integrationRun, logTail } from './harness.js';
 
 void t.test('malformed and invalid records go to the dead-letter topic with code and origin; good + dead = produced', async (t) => {

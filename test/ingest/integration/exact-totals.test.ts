@@ -7,7 +7,7 @@
 import t from 'tap';
 import { toInt } from '../../../aggregate/store/values.js';
 import { feedFleet, offsetTable, tpKey } from '../../../bench/chaos/kafka.js';
-import { checkOffsets, checkTruth } from '../../helpers/truth.js';
+import { checkOffsets, checkTruth } from '../../../bench/sim/truth.js';
 import { integrationRun, logTail } from './harness.js';
 
 void t.test('resends, out-of-order delivery and conflicts: totals equal the truth exactly', async (t) => {

@@ -16,7 +16,7 @@ import { OffsetReader, feedFleet, tpKey } from '../../../bench/chaos/kafka.js';
 import { TcpProxy } from '../../../bench/chaos/proxy.js';
 import { freePort } from '../../../bench/chaos/services.js';
 import { waitFor } from '../../helpers/services.js';
-import { checkOffsets, checkTruth } from '../../helpers/truth.js';
+import { checkOffsets, checkTruth } from '../../../bench/sim/truth.js';
 import { integrationRun, logTail, sharedClickhouse } from './harness.js';
 
 void t.test('partitions paused, revoked and given back are read again: the group drains', async (t) => {

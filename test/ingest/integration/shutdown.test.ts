@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { OffsetReader, feedFleet, offsetTable, tpKey } from '../../../bench/chaos/kafka.js';
-import { checkOffsets, checkTruth } from '../../helpers/truth.js';
+import { checkOffsets, checkTruth } from '../../../bench/sim/truth.js';
 import { waitFor } from '../../helpers/services.js';
 import { integrationRun, logTail } from './harness.js';
 

@@ -22,9 +22,19 @@
  * is durable; `checkOffsets` counts the distinct source offsets below C found in the raw tables and
  * dead_letter (every message leaves at least one row in one of them) and reports any shortfall.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { toInt } from '../../aggregate/store/values.js';
 import type { Store } from '../../aggregate/store/types.js';
-import type { SessionTruth } from '../../bench/sim/fleet.js';
+import type { SessionTruth } from './fleet.js';
+import { TRUTH_FILE } from './file-writer.js';
+
+/** The simulator's truth as written beside a fleet's files (truth.jsonl, one session a line). */
+export function readTruthFile(dir: string): SessionTruth[] {
+  const out: SessionTruth[] = [];
+  for (const line of readFileSync(join(dir, TRUTH_FILE), 'utf8').split('\n')) if (line !== '') out.push(JSON.parse(line) as SessionTruth);
+  return out;
+}
 
 export type TruthSource = 'views' | 'raw-dedup' | 'raw-no-dedup';
 export type Verdict = 'pass' | 'fail' | 'unverified';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Calendar, HOUR_MS } from '../../../bench/sim/calendar.js';
+import { Calendar, HOUR_MS } from '../../schemas/calendar.js';
 
 const la = new Calendar('America/Los_Angeles');
 
