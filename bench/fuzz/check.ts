@@ -14,7 +14,7 @@
  */
 import type { Message } from 'node-rdkafka';
 import type { Config } from '../../schemas/config.js';
-import type { BatchResult, FramedTask } from '../../ingest/decode/batch.js';
+import type { BatchResult, FramedTask } from '../../ingest/decode/task.js';
 import { RECORD_ERROR_CODES } from '../../schemas/errors.js';
 import { recordCountOf } from '../../ingest/codec/framing.js';
 import { buildFramedTask } from '../../ingest/pipeline/processor.js';

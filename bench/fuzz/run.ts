@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../../schemas/config.js';
 import { decodeBatch } from '../../ingest/decode/batch.js';
-import type { BatchResult } from '../../ingest/decode/batch.js';
+import type { BatchResult } from '../../ingest/decode/task.js';
 import { createDecodePool } from '../../ingest/decode/pool.js';
 import { checkBatch, taskOf } from './check.js';
 import { PayloadGenerator, fuzzSchemas } from './generate.js';

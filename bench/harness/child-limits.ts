@@ -15,7 +15,7 @@ import type { Message } from 'node-rdkafka';
 import { loadConfig } from '../../schemas/config.js';
 import { PevmeterError } from '../../schemas/errors.js';
 import { decodeBatch } from '../../ingest/decode/batch.js';
-import type { FramedTask } from '../../ingest/decode/batch.js';
+import type { FramedTask } from '../../ingest/decode/task.js';
 import { MESSAGES_PER_TASK, buildFramedTask } from '../../ingest/pipeline/processor.js';
 import { latestSchema } from '../../schemas/index.js';
 import { INSERT_COLUMNS } from '../../schemas/tables.js';

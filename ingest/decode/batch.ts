@@ -26,206 +26,26 @@
  * the main thread resolved; parsed types are memoized per ID for the thread's lifetime). Values
  * are read as the local reader schema of the topic's record kind (schemas/avro), through an avsc
  * resolver when the writer schema differs, so rows always have the reader's shape.
+ *
+ * Beside this file: task.ts (the task and result shapes, the contract with the main thread) and
+ * readers.ts (the per-thread schema memo).
  */
 import { inflateRawSync } from 'node:zlib';
-import type avro from 'avsc';
 import { readSchemaId, FRAME_HEADER_BYTES } from '../codec/framing.js';
 import { RecordError } from '../../schemas/errors.js';
 import type { RecordErrorCode } from '../../schemas/errors.js';
-import { RECORD_KINDS, latestSchema, parseSchema } from '../../schemas/index.js';
+import { RECORD_KINDS } from '../../schemas/index.js';
 import type { EumdInterval, RecordKind } from '../../schemas/index.js';
 import { TABLE_OF_KIND } from '../../schemas/tables.js';
-import type { RawTable } from '../../schemas/tables.js';
 import { TsvWriter } from '../../aggregate/store/tsv.js';
 import {
   rowOrigin, writeDeadLetterRow, writeEnrollmentRow, writeIntervalRow, writeSessionEventRow, writeVehicleReportRow,
 } from './rows.js';
 import type { RowOrigin } from './rows.js';
+import { buildReader, byId, byText, errorText, learnSchemas } from './readers.js';
+import { DEAD_PAYLOAD_MAX_BYTES, DEFAULT_MAX_BLOCK_BYTES } from './task.js';
+import type { BatchResult, BatchStats, ContainerBlockTask, DecodeTask, FramedTask } from './task.js';
 import { validateEnrollment, validateInterval, validateSessionEvent, validateVehicleReport } from './validate.js';
-
-/** Inputs common to both modes. Everything is plain data: a task crosses threads by structured clone/transfer. */
-interface TaskBase {
-  /** src_topic of the rows: the Kafka topic, or a container file's base name. */
-  topic: string;
-  /** src_partition: the Kafka partition; 0 for files. */
-  partition: number;
-  /** The record kind this topic carries; other record kinds are PEV_WRONG_RECORD_TYPE. */
-  kind: RecordKind;
-  data: ArrayBuffer;
-  /** The batch's clock reading (epoch ms), for future-time checks. */
-  nowMs: number;
-  /** Future timestamps up to nowMs + clockSkewMs are accepted. */
-  clockSkewMs: number;
-  /** ingested_ms of every row. */
-  ingestedMs: number;
-}
-
-export interface FramedTask extends TaskBase {
-  mode?: 'framed';
-  /** Message m is data[starts[m], ends[m]). */
-  starts: Uint32Array;
-  ends: Uint32Array;
-  /** Kafka offset of message m (src_offset). */
-  offsets: Float64Array;
-  /** Header `pev-records` of message m; absent means 1 for every message. */
-  recordCounts?: Uint16Array;
-  /** Texts of schema IDs used in this batch (the main thread resolved them). */
-  schemas: readonly { id: number; text: string }[];
-  /** A larger value is PEV_OVERSIZE. */
-  maxMessageBytes: number;
-}
-
-export interface ContainerBlockTask extends TaskBase {
-  mode: 'container';
-  /** The file's writer schema (header avro.schema). */
-  schema: string;
-  codec: 'null' | 'deflate';
-  /** Records the block declares. */
-  count: number;
-  /** Ordinal in the file of the block's first record (src_offset of record i is firstOrdinal + i). */
-  firstOrdinal: number;
-  /** Inflated size limit (zip bomb guard). */
-  maxBlockBytes?: number;
-}
-
-export type DecodeTask = FramedTask | ContainerBlockTask;
-
-/** One table's rows: TabSeparated bytes in INSERT_COLUMNS order. */
-export interface TableRows {
-  table: RawTable;
-  tsv: Uint8Array<ArrayBuffer>;
-  rows: number;
-}
-
-/**
- * Dead letters as parallel arrays (entry i across all of them). `records[i]` is how many declared
- * records letter i stands for: 1 for a validation failure, N-k for a framing failure at record k,
- * the block's count for a bad container block, 0 for trailing bytes.
- */
-export interface DeadLetters {
-  count: number;
-  messageIndex: Uint32Array<ArrayBuffer>;
-  recordIndex: Uint32Array<ArrayBuffer>;
-  records: Uint32Array<ArrayBuffer>;
-  offset: Float64Array<ArrayBuffer>;
-  code: RecordErrorCode[];
-  text: string[];
-  /** '' when the record could not be decoded. */
-  sessionId: string[];
-  /** Offending bytes of all letters back to back; letter i ends at payloadEnds[i]. */
-  payload: Uint8Array<ArrayBuffer>;
-  payloadEnds: Uint32Array<ArrayBuffer>;
-}
-
-export interface BatchStats {
-  messages: number;
-  /** Declared records: sum over messages of max(N, 1); a container block's count. */
-  records: number;
-  ok: Record<RecordKind, number>;
-  /** Declared records inside dead letters. ok[kind] + deadRecords === records. */
-  deadRecords: number;
-  /** Dead letters (not records) per code. */
-  deadByCode: Partial<Record<RecordErrorCode, number>>;
-  /** Sum of energy_wh of the interval rows of this batch (metrics only, never a total). */
-  energyWh: number;
-  /** Distinct (session_id, minute of interval_start) pairs among the interval rows (progress only). */
-  sessionMinutes: number;
-  bytes: number;
-  /**
-   * Schema IDs met in this batch that the worker was not given (their records are dead-lettered
-   * as PEV_UNKNOWN_SCHEMA). The caller may not have asked the registry about them yet: a later
-   * record of a multi-record message can use an ID the message's first record does not.
-   */
-  unknownSchemaIds: number[];
-}
-
-export interface BatchResult {
-  topic: string;
-  partition: number;
-  kind: RecordKind;
-  /** The kind's table, then dead_letter; both always present (rows may be 0). */
-  tables: TableRows[];
-  dead: DeadLetters;
-  stats: BatchStats;
-}
-
-/** Dead-letter payloads above this are cut (the message says so); a dead letter is evidence, not a backup. */
-export const DEAD_PAYLOAD_MAX_BYTES = 256 * 1024;
-export const DEFAULT_MAX_BLOCK_BYTES = 64 * 1024 * 1024;
-
-// ---------------------------------------------------------------------------------------------
-// Schemas
-
-interface Reader {
-  /** Record kind named by the writer schema; undefined when it names none of ours. */
-  kind: RecordKind | undefined;
-  name: string;
-  writer: avro.Type | undefined;
-  reader: avro.Type | undefined;
-  resolver: avro.Resolver | undefined;
-  /** Why records with this schema cannot be read as their kind (set when `reader` is undefined). */
-  problem: { code: RecordErrorCode; message: string } | undefined;
-}
-
-let readerTypes: Map<string, { kind: RecordKind; type: avro.Type }> | undefined;
-
-function readerTypeByName(): Map<string, { kind: RecordKind; type: avro.Type }> {
-  if (!readerTypes) {
-    readerTypes = new Map();
-    for (const kind of RECORD_KINDS) {
-      const type = latestSchema(kind).type;
-      readerTypes.set(type.name ?? kind, { kind, type });
-    }
-  }
-  return readerTypes;
-}
-
-function buildReader(label: string, text: string): Reader {
-  let writer: avro.Type;
-  try {
-    writer = parseSchema(text);
-  } catch (err) {
-    return {
-      kind: undefined, name: '', writer: undefined, reader: undefined, resolver: undefined,
-      problem: { code: 'PEV_UNKNOWN_SCHEMA', message: `${label} does not parse as Avro: ${errorText(err)}` },
-    };
-  }
-  const name = writer.name ?? writer.typeName;
-  const local = readerTypeByName().get(name);
-  if (!local) {
-    return { kind: undefined, name, writer, reader: undefined, resolver: undefined, problem: undefined };
-  }
-  if (writer.equals(local.type)) {
-    return { kind: local.kind, name, writer, reader: local.type, resolver: undefined, problem: undefined };
-  }
-  try {
-    const resolver = local.type.createResolver(writer);
-    return { kind: local.kind, name, writer, reader: local.type, resolver, problem: undefined };
-  } catch (err) {
-    return {
-      kind: local.kind, name, writer, reader: undefined, resolver: undefined,
-      problem: { code: 'PEV_SCHEMA_INCOMPATIBLE', message: `${label} (${name}) cannot be read as the local ${name} schema: ${errorText(err)}` },
-    };
-  }
-}
-
-/** Parsed writer schemas by ID, for this thread's lifetime. */
-const byId = new Map<number, Reader>();
-/** Container writer schemas by text (a file has no ID; one file's blocks share the text). */
-const byText = new Map<string, Reader>();
-
-function learnSchemas(schemas: readonly { id: number; text: string }[] | undefined): void {
-  if (!schemas || !Array.isArray(schemas)) return;
-  for (const s of schemas as readonly ({ id?: unknown; text?: unknown } | null)[]) {
-    if (!s || typeof s.id !== 'number' || typeof s.text !== 'string' || byId.has(s.id)) continue;
-    byId.set(s.id, buildReader(`schema ${s.id}`, s.text));
-  }
-}
-
-/** Schema IDs this thread has parsed (tests and metrics). */
-export function cachedSchemaIds(): number[] {
-  return [...byId.keys()];
-}
 
 // ---------------------------------------------------------------------------------------------
 // Per-batch state
@@ -617,21 +437,8 @@ export function deadBlockResult(args: {
   return batch.finish();
 }
 
-/** The buffers of a result, for a transfer list. */
-export function resultTransferList(r: BatchResult): ArrayBuffer[] {
-  const list = new Set<ArrayBuffer>();
-  for (const t of r.tables) list.add(t.tsv.buffer);
-  const d = r.dead;
-  for (const a of [d.messageIndex, d.recordIndex, d.records, d.offset, d.payload, d.payloadEnds]) list.add(a.buffer);
-  return [...list].filter((b) => b.byteLength > 0);
-}
-
 function codeOf(err: unknown, fallback: RecordErrorCode): RecordErrorCode {
   return err instanceof RecordError ? err.code : fallback;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function finiteInt(v: unknown): number {

@@ -33,8 +33,8 @@ import type { FileHandle } from 'node:fs/promises';
 import type { RecordErrorCode } from '../../schemas/errors.js';
 import { parseSchema } from '../../schemas/index.js';
 import type { RecordKind } from '../../schemas/index.js';
-import { DEAD_PAYLOAD_MAX_BYTES, DEFAULT_MAX_BLOCK_BYTES } from './batch.js';
-import type { ContainerBlockTask } from './batch.js';
+import { DEAD_PAYLOAD_MAX_BYTES, DEFAULT_MAX_BLOCK_BYTES } from './task.js';
+import type { ContainerBlockTask } from './task.js';
 
 export const CONTAINER_MAGIC = Buffer.from('Obj\x01', 'latin1');
 export const SYNC_BYTES = 16;

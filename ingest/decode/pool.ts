@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError } from '../../schemas/errors.js';
-import type { BatchResult, DecodeTask } from './batch.js';
+import type { BatchResult, DecodeTask } from './task.js';
 
 export interface DecodePoolOptions {
   /** Worker threads (default: available cores minus one, at least 1). */

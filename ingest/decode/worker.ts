@@ -3,8 +3,9 @@
  * decode function plus the transfer of its result buffers back to the main thread, no more.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { decodeBatch, resultTransferList } from './batch.js';
-import type { BatchResult, DecodeTask } from './batch.js';
+import { decodeBatch } from './batch.js';
+import { resultTransferList } from './task.js';
+import type { BatchResult, DecodeTask } from './task.js';
 
 /**
  * Runs one batch. The result's TSV, dead-letter and index buffers are transferred, not copied:

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { RegistryError } from '../../schemas/errors.js';
 import type { RecordKind } from '../../schemas/index.js';
-import type { BatchResult, FramedTask } from '../decode/batch.js';
+import type { BatchResult, FramedTask } from '../decode/task.js';
 import type { DecodePool } from '../decode/pool.js';
 import type { ResolvedSchema, SchemaResolver } from '../registry/index.js';
 import type { DeadLetter } from '../kafka/dead-letter.js';

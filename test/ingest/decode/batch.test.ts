@@ -1,8 +1,10 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import avro from 'avsc';
-import { decodeBatch, deadBlockResult, cachedSchemaIds, DEAD_PAYLOAD_MAX_BYTES } from '../../../ingest/decode/batch.js';
-import type { BatchResult, FramedTask } from '../../../ingest/decode/batch.js';
+import { decodeBatch, deadBlockResult } from '../../../ingest/decode/batch.js';
+import { cachedSchemaIds } from '../../../ingest/decode/readers.js';
+import { DEAD_PAYLOAD_MAX_BYTES } from '../../../ingest/decode/task.js';
+import type { BatchResult, FramedTask } from '../../../ingest/decode/task.js';
 import { latestSchema, TOPICS } from '../../../schemas/index.js';
 import { INSERT_COLUMNS } from '../../../schemas/tables.js';
 import {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import avro from 'avsc';
 import { decodeBatch, decodeContainerBlock, deadBlockResult } from '../../../ingest/decode/batch.js';
-import type { BatchResult } from '../../../ingest/decode/batch.js';
+import type { BatchResult } from '../../../ingest/decode/task.js';
 import { containerBlockTask, readContainer, readContainerFile } from '../../../ingest/decode/container.js';
 import type { ContainerItem } from '../../../ingest/decode/container.js';
 import { latestSchema } from '../../../schemas/index.js';

@@ -3,7 +3,7 @@
  * build decode tasks from framed messages. Shared by the decode tests (not a test file itself).
  */
 import { frame, writeFrameHeader } from '../../../ingest/codec/framing.js';
-import type { FramedTask } from '../../../ingest/decode/batch.js';
+import type { FramedTask } from '../../../ingest/decode/task.js';
 import { latestSchema, TOPICS } from '../../../schemas/index.js';
 import type { RecordKind } from '../../../schemas/index.js';
 
