@@ -13,7 +13,7 @@
  */
 import type { Enrollment, EumdInterval, SessionEvent, VehicleReport } from '../../schemas/index.js';
 import { EVENT_TYPES } from '../../schemas/tables.js';
-import { TAB, TsvWriter, ZERO, escapeTsv } from '../../aggregate/store/tsv.js';
+import { TAB, ZERO, escapeTsv, type TsvWriter } from '../../aggregate/store/tsv.js';
 
 /**
  * The origin columns, split around the one that varies per row:
