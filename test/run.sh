@@ -3,7 +3,7 @@
 # KAFKA_BROKERS / CLICKHOUSE_URL point the tests at services of your own; otherwise this script
 # starts a Kafka 4.1 broker (KRaft, from Maven Central jars cached in .cache/) and Debian's
 # ClickHouse server on 127.0.0.1, and stops what it started when the run ends.
-# Extra arguments go to tap (e.g. `npm test -- test/ingest/config.test.ts`).
+# Extra arguments go to tap (e.g. `npm test -- test/schemas/config.test.ts`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -34,7 +34,7 @@ import type { StoreOptions } from '../../aggregate/store/types.js';
 import { loadConfig } from '../../schemas/config.js';
 import { unitMessages } from '../../ingest/pipeline/kafka-loop.js';
 
-/** The pipeline's consume batch, unit bound and in-flight units (ingest/config.ts defaults). */
+/** The pipeline's consume batch, unit bound and in-flight units (schemas/config.ts defaults). */
 const DEFAULTS = loadConfig({ env: {} });
 const CONSUME_BATCH = DEFAULTS.kafka.consumeBatch;
 const MAX_INFLIGHT_UNITS = DEFAULTS.pipeline.maxInflightUnits;

@@ -109,7 +109,7 @@ export function countedIntervals(v: SessionView): Map<number, EumdInterval> {
 
 export const FUTURE = Date.UTC(2099, 0, 1);
 
-/** Local hour of day in a zone, by Intl, cached per UTC hour (independent of bench/sim/calendar.ts). */
+/** Local hour of day in a zone, by Intl, cached per UTC hour (independent of schemas/calendar.ts). */
 export function localHourOf(timeZone: string): (utcMs: number) => number {
   const fmt = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: 'numeric', minute: 'numeric' });
   const cache = new Map<number, number>();
