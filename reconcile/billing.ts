@@ -65,6 +65,8 @@ export type RecordContent = Omit<BillingRecord, 'version' | 'contentDigest'>;
  * character by character; a record's content is fed field by field, numbers digit by digit, so
  * its text is never built (a million records a run). The stored digests are of that text, so
  * the characters fed must stay exactly those of `contentText` (test/reconcile/billing.test.ts).
+ * The simulator's seed hash (bench/sim/random.ts) is of the same family but not this one: each
+ * output is pinned by its own contract (docs/architecture.md, "Layers").
  */
 let h1 = 0;
 let h2 = 0;

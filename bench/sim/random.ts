@@ -10,7 +10,10 @@
  * depend on how many numbers were drawn for the others.
  */
 
-/** cyrb128: hashes a string to four 32-bit words (a seed for sfc32). */
+/**
+ * cyrb128: hashes a string to four 32-bit words (a seed for sfc32). Not shared with the billing
+ * digest (reconcile/billing.ts): changing either would change every fleet or every stored digest.
+ */
 function cyrb128(text: string): [number, number, number, number] {
   let h1 = 1779033703;
   let h2 = 3144134277;
