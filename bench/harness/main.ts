@@ -3,28 +3,34 @@
  * table, and writes bench/results/<run>.json, latest.json, latest.md and latest.svg.
  * Exits 1 when a phase failed or a run did not verify (the figures are written anyway); a missed
  * target is a finding, not a failure, and exits 0.
+ *
+ * latest.* is what the README quotes, so only a quiet run may write it: the machine is watched
+ * while the benchmark runs (bench/measure/quiet.ts), and a run during which other work used the
+ * CPU writes only its own <run>.json and .svg, marked not publishable, and says how to rerun
+ * (--allow-busy overrides, for a deliberate run on a shared machine).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { rerunAdvice, servicePids, watchQuiet } from '../measure/quiet.js';
 import { parseBenchArgs } from './options.js';
 import { markdownReport } from './report.js';
 import { runBench } from './run.js';
 import { resultSvg } from './svg.js';
 import type { BenchResult } from './types.js';
 
-export function writeResults(dir: string, r: BenchResult): string[] {
+/** Writes the run's files, and latest.* when the run may be published (or `allowBusy`). */
+export function writeResults(dir: string, r: BenchResult, o: { allowBusy?: boolean } = {}): string[] {
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify(r, null, 2) + '\n';
-  const md = markdownReport(r);
   const svg = resultSvg(r);
-  const files = [
+  const files: [string, string][] = [
     [join(dir, `${r.runId}.json`), json],
-    [join(dir, 'latest.json'), json],
-    [join(dir, 'latest.md'), md],
     [join(dir, `${r.runId}.svg`), svg],
-    [join(dir, 'latest.svg'), svg],
-  ] as const;
+  ];
+  if (r.quiet?.publishable === true || o.allowBusy === true) {
+    files.push([join(dir, 'latest.json'), json], [join(dir, 'latest.md'), markdownReport(r)], [join(dir, 'latest.svg'), svg]);
+  }
   for (const [path, text] of files) writeFileSync(path, text);
   return files.map(([p]) => p);
 }
@@ -32,12 +38,15 @@ export function writeResults(dir: string, r: BenchResult): string[] {
 async function main(): Promise<number> {
   const options = parseBenchArgs(process.argv.slice(2));
   if (!options) return 0;
+  const watch = watchQuiet({ servicePids: servicePids() });
   const result = await runBench(options);
+  result.quiet = watch.stop();
   process.stdout.write(markdownReport(result));
   if (options.outDir !== undefined) {
-    const files = writeResults(options.outDir, result);
+    const files = writeResults(options.outDir, result, { allowBusy: options.allowBusy });
     process.stderr.write(`[bench] wrote ${files.join(', ')}\n`);
   }
+  if (!result.quiet.publishable) process.stderr.write(`[bench] ${rerunAdvice(result.quiet, 'npm run bench')}\n`);
   return result.errors.length > 0 ? 1 : 0;
 }
 

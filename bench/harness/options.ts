@@ -46,6 +46,8 @@ export interface BenchOptions {
   /** Per child process. */
   timeoutS: number;
   quiet: boolean;
+  /** Write latest.* even when the machine was busy (the run's own files are always written, marked). */
+  allowBusy: boolean;
   /**
    * Extra pipeline config flags (dotted paths, as `loadConfig` flags) for every pipeline run: the
    * way to try a setting without changing code, e.g. kafka.rdkafka.enable.partition.eof=true.
@@ -58,7 +60,7 @@ export type BenchOptionsInput = Partial<Omit<BenchOptions, 'phases'>> & { phases
 const KNOWN = new Set([
   'records', 'partitions', 'recordsPerMessage', 'workers', 'phases', 'brokers', 'clickhouseUrl', 'latencyLoad',
   'latencyRate', 'latencySeconds', 'latencyPollMs', 'sessions', 'intervalsPerSession', 'profile', 'kcat',
-  'keepTopics', 'outDir', 'workDir', 'seed', 'timeoutS', 'quiet', 'pipelineFlags', 'limitSeconds',
+  'keepTopics', 'outDir', 'workDir', 'seed', 'timeoutS', 'quiet', 'pipelineFlags', 'limitSeconds', 'allowBusy',
 ]);
 
 function int(name: string, v: unknown, min: number, max: number): number {
@@ -119,6 +121,7 @@ export function resolveBenchOptions(input: BenchOptionsInput = {}): BenchOptions
     seed: input.seed ?? 'bench',
     timeoutS: int('timeoutS', input.timeoutS ?? 900, 10, 86_400),
     quiet: input.quiet ?? false,
+    allowBusy: input.allowBusy ?? false,
     pipelineFlags: { ...(input.pipelineFlags ?? {}) },
   };
 }
@@ -159,6 +162,8 @@ const HELP = `pevmeter benchmark harness
   --seed TEXT            simulator seed (bench)
   --timeout S            limit per child process (900)
   --quiet                less progress output
+  --allow-busy           write latest.* even if other work shared the machine (by default a busy run
+                         writes only its own <run>.json, marked not publishable)
   --set PATH=VALUE       a pipeline config flag for every pipeline run (repeatable), e.g.
                          --set kafka.rdkafka.enable.partition.eof=true --set pipeline.maxInflightUnits=4
 `;
@@ -190,6 +195,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
       seed: { type: 'string' },
       timeout: { type: 'string' },
       quiet: { type: 'boolean' },
+      'allow-busy': { type: 'boolean' },
       set: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
@@ -230,6 +236,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
   set('seed', values.seed);
   set('timeoutS', num('timeout', values.timeout));
   if (values.quiet) input.quiet = true;
+  if (values['allow-busy']) input.allowBusy = true;
   if (values.set) input.pipelineFlags = Object.fromEntries(values.set.map(parseFlag));
   return resolveBenchOptions(input);
 }

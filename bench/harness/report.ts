@@ -28,8 +28,12 @@ function bestWrite(l: StageLimits | undefined, path: 'store.insertTsv' | 'chdb r
 }
 
 /** Where the pipeline's time goes, from the stage limits' CPU per record and the run's own. */
-/** A warning when other work shared the machine (the load average at the start of the run). */
+/** A warning when other work shared the machine: the quiet watch's verdict, else the start load. */
 export function noiseWarning(r: BenchResult): string | undefined {
+  if (r.quiet !== undefined) {
+    if (r.quiet.publishable) return undefined;
+    return `Not publishable: ${r.quiet.reasons.join('; ')}. Wall-time figures are not representative; CPU per record is the steadier figure.`;
+  }
   const load = r.machine.loadAverage[0] ?? 0;
   if (load <= 0.75 * r.machine.cpus) return undefined;
   return `The machine was busy with other work when the run started (load average ${load} on ${r.machine.cpus} cores): wall-time figures are not representative; CPU per record is the steadier figure.`;
@@ -270,7 +274,7 @@ export function markdownReport(r: BenchResult): string {
   lines.push(
     `Machine: ${m.cpus} cores (${m.cpuModel}), ${(m.memoryBytes / 1024 ** 3).toFixed(0)} GiB, ${m.os}; Node ${m.node}; librdkafka ${m.librdkafka}; ` +
       `Kafka ${m.kafka} (one broker, same machine); ClickHouse ${m.clickhouseEmbedded || '?'} (chDB, in-process)` +
-      `${m.clickhouseServer ? `; server ${m.clickhouseServer}` : ''}${m.kcat ? `; kcat ${m.kcat}` : ''}. Load average at start: ${m.loadAverage.join(', ')}.`,
+      `${m.clickhouseServer ? `; server ${m.clickhouseServer}` : ''}${m.kcat ? `; kcat ${m.kcat}` : ''}. Load average at start: ${m.loadAverage.join(', ')}.${r.quiet ? ` Other processes used ${r.quiet.otherCpuSeconds.toFixed(1)} CPU s during the ${r.quiet.seconds.toFixed(0)} s run (${r.quiet.otherCores.toFixed(2)} cores): ${r.quiet.publishable ? 'quiet, publishable' : 'busy, not publishable'}.` : ''}`,
     '',
   );
   const noise = noiseWarning(r);

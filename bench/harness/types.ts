@@ -8,6 +8,7 @@
  */
 import type { ReadLimit } from '../measure/kcat.js';
 import type { MachineInfo } from '../measure/machine.js';
+import type { QuietVerdict } from '../measure/quiet.js';
 import type { TopicSet as PipelineTopics } from '../chaos/kafka.js';
 
 /** A topic set the harness produced: the interval topic is the one that carries the data. */
@@ -217,6 +218,8 @@ export interface BenchResult {
   durationS: number;
   options: Record<string, unknown>;
   machine: MachineInfo;
+  /** Whether the machine was quiet enough to publish the figures (bench/measure/quiet.ts). */
+  quiet?: QuietVerdict;
   topics: TopicSet[];
   /** The headline run: embedded store, default workers, the first records-per-message setting. */
   e2e: PipelineRun | undefined;

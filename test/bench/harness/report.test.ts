@@ -1,4 +1,7 @@
 import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { writeResults } from '../../../bench/harness/main.js';
 import { collectFigures, evaluateTargets, markdownReport } from '../../../bench/harness/report.js';
 import { barGroups, resultSvg } from '../../../bench/harness/svg.js';
 import type { BenchResult, PipelineRun } from '../../../bench/harness/types.js';
@@ -83,5 +86,20 @@ void t.test('markdown and chart carry the figures', (t) => {
   const svg = resultSvg(r);
   t.match(svg, /^<svg /);
   t.equal((svg.match(/<rect x=/g) ?? []).length, 10);
+  t.end();
+});
+
+t.test('only a quiet run writes latest.*: a busy one writes its own files, marked, unless --allow-busy', (t) => {
+  const quiet = { loadAverageAtStart: [0.2, 0.2, 0.2], seconds: 100, machineCpuSeconds: 150, ownCpuSeconds: 149, otherCpuSeconds: 1, otherCores: 0.01 };
+  const busy = { ...result(), runId: 'busy', quiet: { ...quiet, publishable: false, otherCpuSeconds: 60, otherCores: 0.6, reasons: ['other processes used 60.0 CPU s in 100 s (0.60 cores on average, over 0.15)'] } };
+  const calm = { ...result(), runId: 'calm', quiet: { ...quiet, publishable: true, reasons: [] } };
+  const dir = t.testdir({});
+  t.same(writeResults(dir, busy).map((f) => basename(f)), ['busy.json', 'busy.svg']);
+  t.notOk(existsSync(join(dir, 'latest.json')), 'no latest.json from a busy run');
+  t.match(readFileSync(join(dir, 'busy.json'), 'utf8'), /"publishable": false/);
+  t.match(markdownReport(busy), /Not publishable: other processes used 60\.0 CPU s/);
+  t.same(writeResults(dir, calm).map((f) => basename(f)), ['calm.json', 'calm.svg', 'latest.json', 'latest.md', 'latest.svg']);
+  t.match(readFileSync(join(dir, 'latest.md'), 'utf8'), /Other processes used 1\.0 CPU s during the 100 s run \(0\.01 cores\): quiet, publishable\./);
+  t.same(writeResults(dir, busy, { allowBusy: true }).map((f) => basename(f)), ['busy.json', 'busy.svg', 'latest.json', 'latest.md', 'latest.svg']);
   t.end();
 });
