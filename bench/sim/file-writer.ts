@@ -19,7 +19,7 @@ import { FRAME_HEADER_BYTES } from '../../ingest/codec/framing.js';
 import { ContainerWriter, SYNC_BYTES, type ContainerStats } from './container.js';
 import { Fleet, MALFORMED_CODES, type FleetCounts, type FleetManifest, type FleetOptionsInput, type MalformedCode, type SessionTruth, type SimMessage } from './fleet.js';
 import { Rng } from './random.js';
-import { flatMinutes } from './session.js';
+import { flatMinutes } from './session/minutes.js';
 
 export const TRUTH_FILE = 'truth.jsonl';
 export const MANIFEST_FILE = 'manifest.json';

@@ -11,7 +11,7 @@
  *      carrying exactly one kind, chosen among the sessions a kind can apply to.
  *   3. Stream (`messages()`, `forEach()`, or `forEachBody()` straight into container files):
  *      enrollments first, then every session's messages interleaved by delivery time through a
- *      time queue of session streams (time-queue.ts). A session is built (session.ts: intervals, events, vehicle
+ *      time queue of session streams (time-queue.ts). A session is built (session/build.ts: intervals, events, vehicle
  *      reports, its fault, its ground truth) when the stream reaches its plug-in time and dropped
  *      after its last message, so memory follows the sessions in flight, not the run's length.
  *
@@ -46,14 +46,18 @@ import {
   FAULT_KINDS, GAP_QUALITY_GATE_SHARE, MALFORMED_CODES, UNKNOWN_SCHEMA_ID, resolveFleetOptions,
   type FaultKind, type FleetOptions, type FleetOptionsInput, type MalformedCode,
 } from './options.js';
+import { buildSession } from './session/build.js';
+import { GAP_LARGE, GAP_SMALL } from './session/delivery-faults.js';
+import { ON_PEAK_END_HOUR, ON_PEAK_START_HOUR, planCharge } from './session/plan.js';
+import { Scratch } from './session/scratch.js';
 import {
-  GAP_LARGE, GAP_SMALL, IT_INTERVAL, IT_MALFORMED, IT_PROGRESS, IT_VEHICLE, ON_PEAK_END_HOUR, ON_PEAK_START_HOUR,
-  PLAN_MESSAGE, PLAN_RECORD, Scratch, TOPIC_INDEX_KIND, buildSession, planCharge,
+  IT_INTERVAL, IT_MALFORMED, IT_PROGRESS, IT_VEHICLE, PLAN_MESSAGE, PLAN_RECORD, TOPIC_INDEX_KIND,
   type ChargePlan, type Premise, type SessionContext, type SessionStream, type SessionTruth,
-} from './session.js';
+} from './session/types.js';
 
 export * from './options.js';
-export { ON_PEAK_END_HOUR, ON_PEAK_START_HOUR, type SessionTruth } from './session.js';
+export { ON_PEAK_END_HOUR, ON_PEAK_START_HOUR } from './session/plan.js';
+export type { SessionTruth } from './session/types.js';
 
 export const PROGRAM_TOU = 'EV-TOU-OFFPEAK';
 export const PROGRAM_FLAT = 'EV-FLAT';
@@ -478,7 +482,7 @@ export class Fleet {
     return this.root.fork('session', this.sPremise[i]!, this.sOrdinal[i]!);
   }
 
-  /** The session's charging plan (session.ts planCharge) from its own random stream. */
+  /** The session's charging plan (session/plan.ts planCharge) from its own random stream. */
   private planCharge(i: number, offSchedule: boolean): ChargePlan {
     const prem = this.premises[this.sPremise[i]!]!;
     return planCharge(this.ctx, prem, this.sPlugIn[i]!, this.sDeparture[i]!, this.sessionRng(i).fork('plan'), offSchedule);
@@ -535,7 +539,7 @@ export class Fleet {
 
   // ---------------------------------------------------------------- materializing
 
-  /** Builds session i (session.ts), hands its truth over, and returns its stream. */
+  /** Builds session i (session/build.ts), hands its truth over, and returns its stream. */
   private materialize(i: number, onSession?: (truth: SessionTruth) => void): SessionStream {
     const p = this.sPremise[i]!;
     const faultIdx = this.sFault[i]!;
