@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { packageRoot } from '../../schemas/index.js';
 import { runChaos } from './run.js';
-import { SCENARIOS, type ScenarioName } from './scenarios.js';
+import { SCENARIOS, type ScenarioName } from './scenarios/index.js';
 import { privateBroker } from './services.js';
 
 function int(name: string, min: number) {

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { RUNNERS, keepLog, type ChaosContext, type ScenarioName, type ScenarioResult } from './scenarios.js';
+import { RUNNERS, keepLog, type ChaosContext, type ScenarioName, type ScenarioResult } from './scenarios/index.js';
 import { privateBroker, privateClickhouse, freePort, type BrokerControl, type ClickhouseControl } from './services.js';
 
 /** The scenario context's plain settings, plus which scenarios and where the private services listen. */

@@ -22,7 +22,7 @@ const SAFE: { expr: RegExp; why: string }[] = [
     expr: /^(db|database|store\.database|this\.store\.database|s\.database|summary\.database|cfg\.store\.database|job\.store\.database)$/,
     why: 'a database name: store.database is validated as an identifier by the config schema and again by openStore before any connection',
   },
-  { expr: /^p\.database$/, why: "the chaos harness's own database name, reduced to [A-Za-z0-9_] where it is made (bench/chaos/scenarios.ts)" },
+  { expr: /^p\.database$/, why: "the chaos harness's own database name, reduced to [A-Za-z0-9_] where it is made (bench/chaos/scenarios/kit.ts, setup)" },
   { expr: /^DEAD_(NEGATIVE|CLOCK)_CODES\.join\("', '"\)$/, why: 'a constant list of PEV_ codes (reconcile/facts.ts)' },
   { expr: /^(table|t|name|v)$/, why: 'a table or view name taken from a constant list (RAW_TABLES, INSERT_COLUMNS or a literal array) in the same function' },
 ];

@@ -5,7 +5,9 @@
  * 100,000 records each; the full runs are `npm run chaos`.
  */
 import t from 'tap';
-import { brokerScenario, rejectedScenario, type ScenarioResult } from '../../../bench/chaos/scenarios.js';
+import { brokerScenario } from '../../../bench/chaos/scenarios/broker.js';
+import { rejectedScenario } from '../../../bench/chaos/scenarios/rejected.js';
+import type { ScenarioResult } from '../../../bench/chaos/scenarios/types.js';
 import { privateClickhouseServer } from '../../helpers/services.js';
 import { scenarioContext } from '../../ingest/integration/harness.js';
 

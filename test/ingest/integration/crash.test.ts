@@ -1,13 +1,13 @@
 /**
  * Issue 3, crash: the ingest process is SIGKILLed at seeded random points of the load, six times,
- * and restarted each time on the same chDB folder and consumer group (bench/chaos/scenarios.ts,
- * kill scenario, at test size). Two of the kills are the process's own, right after a unit's rows
+ * and restarted each time on the same chDB folder and consumer group (bench/chaos/scenarios/kill.ts,
+ * at test size). Two of the kills are the process's own, right after a unit's rows
  * are durable and before its offsets are committed (PEVMETER_TEST_CRASH_AFTER_INSERT). After every
  * kill every committed offset is backed by stored rows; at the end the totals equal the truth to the
  * Wh and the group's committed offsets are the high watermarks.
  */
 import t from 'tap';
-import { killScenario } from '../../../bench/chaos/scenarios.js';
+import { killScenario } from '../../../bench/chaos/scenarios/kill.js';
 import { scenarioContext } from './harness.js';
 
 void t.test('six SIGKILLs under load: no loss, no double count, offsets at the high watermarks', async (t) => {

@@ -10,10 +10,10 @@ import type { Test } from 'tap';
 import { openStore } from '../../../aggregate/store/connect.js';
 import type { Store } from '../../../aggregate/store/types.js';
 import { IngestProcess, tail, writeIngestConfig, type IngestConfigOptions, type IngestProcessOptions } from '../../../bench/chaos/ingest-process.js';
-import { CHILD_RDKAFKA } from '../../../bench/chaos/scenarios.js';
+import { CHILD_RDKAFKA } from '../../../bench/chaos/scenarios/kit.js';
 import { createTopics, deleteTopics, partitionsOf, sourceTopics, topicSet, type TopicSet } from '../../../bench/chaos/kafka.js';
 import { privateBroker, type BrokerControl, type ClickhouseControl } from '../../../bench/chaos/services.js';
-import type { ChaosContext } from '../../../bench/chaos/scenarios.js';
+import type { ChaosContext } from '../../../bench/chaos/scenarios/types.js';
 import { clickhouseServer, kafkaBrokers, uniqueName } from '../../helpers/services.js';
 
 export interface IntegrationRun {
@@ -98,7 +98,7 @@ export function logTail(run: IntegrationRun, lines = 40): string {
 }
 
 /**
- * A context for the fault-run scenarios (bench/chaos/scenarios.ts) inside a test: the shared
+ * A context for the fault-run scenarios (bench/chaos/scenarios/) inside a test: the shared
  * broker, the test's own folder, a seed; the ClickHouse server is the caller's choice (a private
  * one when the scenario stops it, the shared one otherwise).
  */

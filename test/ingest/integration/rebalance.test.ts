@@ -1,13 +1,13 @@
 /**
  * Issue 3, rebalance: two ingest processes in one consumer group, the second joining under load
- * and the first leaving mid-run with SIGTERM (bench/chaos/scenarios.ts, scale scenario). Both write
+ * and the first leaving mid-run with SIGTERM (bench/chaos/scenarios/scale.ts). Both write
  * to one ClickHouse server over HTTP: chDB holds a folder per process, and consumers of one group
  * share one store in production too. The server is the shared 18.16 one, which takes the ingest
  * tables but not the read views, so totals are read with the same first-received rule written
  * over interval_raw (`raw-dedup`).
  */
 import t from 'tap';
-import { scaleScenario } from '../../../bench/chaos/scenarios.js';
+import { scaleScenario } from '../../../bench/chaos/scenarios/scale.js';
 import { scenarioContext } from './harness.js';
 
 void t.test('a consumer joins and another leaves mid-run: totals exact', async (t) => {

@@ -1,12 +1,12 @@
 /**
  * Issue 3, store outage through the HTTP transport: a private ClickHouse server (Debian's 18.16)
  * is stopped for 10 s under load, with half the data arriving while it is down, then started again
- * (bench/chaos/scenarios.ts, store scenario). The ingest talks to it through a loopback proxy, so
+ * (bench/chaos/scenarios/store.ts). The ingest talks to it through a loopback proxy, so
  * the restarted server can be read before the ingest reaches it: every offset the group committed
  * during the outage must be backed by rows that were durable when the server went away.
  */
 import t from 'tap';
-import { storeScenario } from '../../../bench/chaos/scenarios.js';
+import { storeScenario } from '../../../bench/chaos/scenarios/store.js';
 import { privateClickhouseServer } from '../../helpers/services.js';
 import { scenarioContext } from './harness.js';
 
