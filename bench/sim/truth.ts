@@ -318,6 +318,7 @@ export async function checkOffsets(store: Store, claims: readonly OffsetClaim[],
   try {
     for (const p of claims) {
       if (!/^[A-Za-z0-9._-]+$/.test(p.topic)) throw new ShapeError(`topic ${JSON.stringify(p.topic)} is not a plain topic name`);
+      if (!Number.isSafeInteger(p.partition) || !Number.isSafeInteger(p.committed)) throw new ShapeError(`claim for ${p.topic}: partition and committed offset must be integers`);
       const entry: PartitionOffsets = { topic: p.topic, partition: p.partition, committed: p.committed, covered: 0, copies: 0, missing: [] };
       let uncovered = 0;
       if (p.committed > 0) {
