@@ -45,13 +45,14 @@ t.test('CPU outside the watched tree is counted as other work and makes the run 
   t.match(rerunAdvice(v, 'npm run bench'), /not publishable: other processes used .* run `npm run bench` again/);
 });
 
-t.test('CPU inside the watched tree is the run\'s own', async (t) => {
+t.test('CPU inside the watched tree is the run\'s own', (t) => {
   const watch = watchQuiet({ rootPid: process.pid, maxStartLoad: 1_000 });
   spin(1_000);
   const v = watch.stop();
   t.ok(v.ownCpuSeconds >= 0.8, `the spin counts as the run's own: ${v.ownCpuSeconds}`);
   t.ok(v.machineCpuSeconds >= v.ownCpuSeconds, 'the machine spent at least what the run did');
   t.equal(v.otherCpuSeconds, Math.max(0, v.machineCpuSeconds - v.ownCpuSeconds));
+  t.end();
 });
 
 t.test('a high load average at the start is reason enough', (t) => {
