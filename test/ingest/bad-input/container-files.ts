@@ -23,7 +23,11 @@ export interface BuiltContainer {
 
 /** A container file with `blocks[i]` records in block i, in the kind's latest schema. */
 export function buildContainer<K extends RecordKind>(kind: K, blocks: RecordOf[K][][], codec: 'null' | 'deflate' = 'null', syncByte = 0x5a): BuiltContainer {
-  const s = latestSchema(kind);
+  return buildContainerOf(latestSchema(kind), blocks, codec, syncByte);
+}
+
+/** The same for any schema, such as a record the product does not read. */
+export function buildContainerOf(s: { text: string; type: avro.Type }, blocks: unknown[][], codec: 'null' | 'deflate' = 'null', syncByte = 0x5a): BuiltContainer {
   const sync = Buffer.alloc(16, syncByte);
   for (let i = 0; i < 16; i++) sync[i] = (syncByte + i * 7) & 0xff;
   const parts: Buffer[] = [
