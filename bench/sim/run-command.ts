@@ -88,6 +88,13 @@ async function ingestFromFiles(cfg: Config, log: Logger, dir: string, showProgre
   return summary.records;
 }
 
+/** The reconcile command covering the simulated days; its end crosses months (31 days end on 11-01). */
+export function reconcileHint(days: number, dataPath: string): string {
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  const from = Date.UTC(2026, 9, 1);
+  return `npx pevmeter reconcile --from ${iso(from)} --to ${iso(from + days * DAY_MS)} --data ${dataPath} --report report.html`;
+}
+
 export function registerRunCommand(program: Command): void {
   addPipelineOptions(
     program
@@ -191,7 +198,7 @@ export function registerRunCommand(program: Command): void {
           `  data               ${summary.storePath} (database ${summary.database})`,
           '',
           'Look inside (embedded store, from this folder):',
-          `  npx pevmeter reconcile --from 2026-10-01T00:00:00Z --to 2026-10-${String(1 + flags.days).padStart(2, '0')}T00:00:00Z --data ${cfg.store.path} --report report.html`,
+          `  ${reconcileHint(flags.days, cfg.store.path)}`,
           `  SQL: SELECT * FROM ${summary.database}.session_rollup LIMIT 10; SELECT * FROM ${summary.database}.session_minute WHERE session_id = '...'`,
           '',
         ].join('\n'),
