@@ -2,7 +2,7 @@
  * Benchmark (a program, not a test): reconcile a billing period of N sessions (default 1,000,000)
  * on the embedded store, print sessions per second, write bench/results/reconcile.json.
  *
- *   npm run bench:reconcile -- [--sessions N] [--data DIR] [--reuse] [--runs K]
+ *   npm run bench:reconcile -- [--sessions N] [--data DIR] [--reuse] [--runs K]   (--help says more)
  *
  * The rows go straight into the raw tables as TSV through Store.insertTsv (the insert path
  * ingest uses), not through Kafka: this measures reconciliation, not ingest. The data has the
@@ -21,7 +21,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
 import { openStore } from '../aggregate/store/connect.js';
 import type { Store } from '../aggregate/store/types.js';
 import type { RawTable } from '../schemas/tables.js';
@@ -29,18 +29,25 @@ import { resolveConfig } from '../reconcile/config.js';
 import { reconcilePeriod, type RunSummary } from '../reconcile/run.js';
 import { packageRoot } from '../schemas/index.js';
 
-const { values: args } = parseArgs({
-  options: {
-    sessions: { type: 'string', default: '1000000' },
-    data: { type: 'string', default: join(packageRoot(), '.data', 'bench-reconcile') },
-    reuse: { type: 'boolean', default: false },
-    runs: { type: 'string', default: '2' },
-  },
-});
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v.replace(/[_,]/g, ''));
+    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name}: expected a positive integer, got "${v}"`);
+    return n;
+  };
+}
 
-const N = Number(args.sessions);
-if (!Number.isInteger(N) || N < 1) throw new Error(`--sessions: expected a positive integer, got ${args.sessions}`);
-const RUNS = Math.max(1, Number(args.runs));
+const args = new Command('bench:reconcile')
+  .description('reconcile a billing period of N sessions on the embedded store; prints sessions/s, writes bench/results/reconcile.json')
+  .option('--sessions <n>', 'sessions in the period', positiveInt('--sessions'), 1_000_000)
+  .option('--data <dir>', 'the embedded store\'s folder', join(packageRoot(), '.data', 'bench-reconcile'))
+  .option('--reuse', 'keep a store generated earlier with the same --sessions in the same folder', false)
+  .option('--runs <k>', 'timed runs: the first creates every billing record, the others re-run unchanged', positiveInt('--runs'), 2)
+  .parse(process.argv)
+  .opts<{ sessions: number; data: string; reuse: boolean; runs: number }>();
+
+const N = args.sessions;
+const RUNS = args.runs;
 const FROM = Date.UTC(2026, 9, 1, 7);
 const TO = Date.UTC(2026, 9, 31, 7);
 const I = 900;

@@ -3,92 +3,88 @@
  * (bench/peer/peer.sql) on one topic, plus kcat's consume-only limit and the exactness run. Writes
  * bench/results/peer.json and prints a table.
  *
- *   node dist/bench/peer/main.js [--records 1000000] [--partitions 2] [--records-per-message 1]
- *        [--seed 1] [--exact-records 200000] [--fault-share 0.2] [--no-exactness] [--no-kcat]
- *        [--systems peer,ours] [--consumers C] [--workers W] [--keep] [--out FILE]
- *        [--topic NAME --topic-records N [--topic-messages M]]
+ *   node dist/bench/peer/main.js [options]     (--help lists them)
  *
  * Needs a Kafka broker (KAFKA_BROKERS, else 127.0.0.1:19092: test/services/kafka.sh start).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
 import { packageRoot } from '../../schemas/index.js';
 import { runPeerBench, TOTAL_FAULTS, type PeerBenchOptions } from './index.js';
 import { renderTable } from './report.js';
 
-const VALUE_FLAGS = ['records', 'partitions', 'records-per-message', 'seed', 'exact-records', 'fault-share', 'systems', 'consumers', 'workers', 'out', 'topic', 'topic-records', 'topic-messages'];
-const BOOL_FLAGS = ['no-exactness', 'no-kcat', 'keep', 'help'];
-
-function parse(argv: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]!.replace(/^--/, '');
-    if (BOOL_FLAGS.includes(name)) out.set(name, 'true');
-    else if (VALUE_FLAGS.includes(name) && argv[i + 1] !== undefined) out.set(name, argv[++i]!);
-    else throw new Error(`unknown or incomplete flag ${argv[i]!}; flags: ${[...VALUE_FLAGS, ...BOOL_FLAGS].map((f) => '--' + f).join(' ')}`);
-  }
-  return out;
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v.replace(/[_,]/g, ''));
+    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name}: expected a positive integer, got "${v}"`);
+    return n;
+  };
 }
 
-function positiveInt(flags: Map<string, string>, name: string): number | undefined {
-  const raw = flags.get(name);
-  if (raw === undefined) return undefined;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${raw}`);
+function share(v: string): number {
+  const n = Number(v);
+  if (!(n > 0 && n <= 1 / TOTAL_FAULTS.length)) throw new InvalidArgumentError(`--fault-share: expected a share in (0, ${(1 / TOTAL_FAULTS.length).toFixed(3)}], got "${v}"`);
   return n;
 }
 
-async function main(): Promise<void> {
-  const flags = parse(process.argv.slice(2));
-  if (flags.has('help')) {
-    process.stdout.write('usage: node dist/bench/peer/main.js [--records N] [--partitions P] [--records-per-message K] [--no-exactness] [--no-kcat] ... (see bench/peer/main.ts)\n');
-    return;
-  }
-  const o: PeerBenchOptions = { log: (line) => process.stderr.write(`[bench:peer] ${line}\n`) };
-  const records = positiveInt(flags, 'records');
-  if (records !== undefined) o.records = records;
-  const partitions = positiveInt(flags, 'partitions');
-  if (partitions !== undefined) o.partitions = partitions;
-  const rpm = positiveInt(flags, 'records-per-message');
-  if (rpm !== undefined) o.recordsPerMessage = rpm;
-  const seed = flags.get('seed');
-  if (seed !== undefined) o.seed = seed;
-  const consumers = positiveInt(flags, 'consumers');
-  if (consumers !== undefined) o.consumers = consumers;
-  const workers = positiveInt(flags, 'workers');
-  if (workers !== undefined) o.workers = workers;
-  if (flags.has('no-kcat')) o.kcat = false;
-  if (flags.has('keep')) o.keep = true;
-  const systems = flags.get('systems');
-  if (systems !== undefined) {
-    const list = systems.split(',');
-    for (const s of list) if (s !== 'peer' && s !== 'ours') throw new Error(`--systems: expected peer and/or ours, got ${s}`);
-    o.systems = list as ('peer' | 'ours')[];
-  }
-  if (flags.has('no-exactness')) o.exactness = false;
-  else {
-    const share = flags.get('fault-share');
-    const n = share === undefined ? 0.2 : Number(share);
-    if (!(n > 0 && n <= 1 / TOTAL_FAULTS.length)) throw new Error(`--fault-share: expected a share in (0, ${(1 / TOTAL_FAULTS.length).toFixed(3)}], got ${share}`);
-    o.exactness = { share: n, ...(positiveInt(flags, 'exact-records') !== undefined ? { records: positiveInt(flags, 'exact-records')! } : {}) };
-  }
-  const topic = flags.get('topic');
-  if (topic !== undefined) {
-    const tr = positiveInt(flags, 'topic-records');
-    if (tr === undefined) throw new Error('--topic needs --topic-records (the interval records it holds)');
-    const tm = positiveInt(flags, 'topic-messages');
-    o.topic = topic;
-    o.records = tr;
-    if (tm !== undefined) o.messages = tm;
-  }
-  const result = await runPeerBench(o);
-  const out = resolve(flags.get('out') ?? join(packageRoot(), 'bench', 'results', 'peer.json'));
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  process.stdout.write(renderTable(result) + `\n\nwritten: ${out}\n`);
+function systems(v: string): ('peer' | 'ours')[] {
+  const list = v.split(',');
+  for (const s of list) if (s !== 'peer' && s !== 'ours') throw new InvalidArgumentError(`--systems: expected peer and/or ours, got "${s}"`);
+  return list as ('peer' | 'ours')[];
 }
 
-main().catch((err: unknown) => {
+interface Flags {
+  records?: number; partitions?: number; recordsPerMessage?: number; seed?: string; exactRecords?: number; faultShare: number;
+  exactness: boolean; kcat: boolean; systems?: ('peer' | 'ours')[]; consumers?: number; workers?: number; keep: boolean; out: string;
+  topic?: string; topicRecords?: number; topicMessages?: number;
+}
+
+const program = new Command('bench:peer')
+  .description('pevmeter against ClickHouse\'s Kafka engine + materialized view on one topic: records/s, CPU, and per-session exactness under resends, conflicts and a SIGKILL')
+  .option('--records <n>', 'interval records in the throughput topic (default 1,000,000)', positiveInt('--records'))
+  .option('--partitions <n>', 'partitions of the topic (default 2)', positiveInt('--partitions'))
+  .option('--records-per-message <n>', 'records per Kafka message (default 1)', positiveInt('--records-per-message'))
+  .option('--seed <text>', 'simulation seed (default 1)')
+  .option('--exact-records <n>', 'records of the exactness run (default about 200,000)', positiveInt('--exact-records'))
+  .option('--fault-share <x>', `share of sessions per fault kind in the exactness run, at most ${(1 / TOTAL_FAULTS.length).toFixed(3)}`, share, 0.2)
+  .option('--no-exactness', 'skip the exactness run')
+  .option('--no-kcat', "skip kcat's consume-only limit (default: run it when kcat is on PATH)")
+  .option('--systems <list>', 'peer, ours, or both in the order given (default peer,ours)', systems)
+  .option('--consumers <n>', "the peer's kafka_num_consumers (default min(partitions, cores))", positiveInt('--consumers'))
+  .option('--workers <n>', "pevmeter's decode workers (default: the product's default)", positiveInt('--workers'))
+  .option('--keep', 'keep the chDB folders under .cache/bench-peer', false)
+  .option('--out <file>', 'where the JSON goes', join(packageRoot(), 'bench', 'results', 'peer.json'))
+  .option('--topic <name>', 'a pre-produced interval topic instead of producing one (needs --topic-records)')
+  .option('--topic-records <n>', 'interval records the --topic holds', positiveInt('--topic-records'))
+  .option('--topic-messages <n>', 'messages the --topic holds (for kcat)', positiveInt('--topic-messages'))
+  .addHelpText('after', '\nNeeds a Kafka broker (KAFKA_BROKERS, else 127.0.0.1:19092: test/services/kafka.sh start).')
+  .action(async (f: Flags) => {
+    // Commander sets a --no-x flag's default to true: only an explicit --no-kcat turns kcat off.
+    const o: PeerBenchOptions = { log: (line) => process.stderr.write(`[bench:peer] ${line}\n`), keep: f.keep };
+    if (f.records !== undefined) o.records = f.records;
+    if (f.partitions !== undefined) o.partitions = f.partitions;
+    if (f.recordsPerMessage !== undefined) o.recordsPerMessage = f.recordsPerMessage;
+    if (f.seed !== undefined) o.seed = f.seed;
+    if (f.consumers !== undefined) o.consumers = f.consumers;
+    if (f.workers !== undefined) o.workers = f.workers;
+    if (!f.kcat) o.kcat = false;
+    if (f.systems !== undefined) o.systems = f.systems;
+    o.exactness = f.exactness ? { share: f.faultShare, ...(f.exactRecords !== undefined ? { records: f.exactRecords } : {}) } : false;
+    if (f.topic !== undefined) {
+      if (f.topicRecords === undefined) throw new InvalidArgumentError('--topic needs --topic-records (the interval records it holds)');
+      o.topic = f.topic;
+      o.records = f.topicRecords;
+      if (f.topicMessages !== undefined) o.messages = f.topicMessages;
+    }
+    const result = await runPeerBench(o);
+    const out = resolve(f.out);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(renderTable(result) + `\n\nwritten: ${out}\n`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`bench:peer: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
