@@ -554,10 +554,9 @@ export interface ExportedRecord {
   currency: string;
   session_start: string;
   session_end: string;
-  energy_wh: number;
-  session_energy_wh: number;
-  incentive_minor: number;
-  amount_minor: number;
+  /** The record's energy in the period (a session crossing the period's edge has more). */
+  record_energy_wh: number;
+  record_amount_minor: number;
   /** This very version went out in an earlier export ('all' mode only). */
   already_exported: boolean;
   /** Highest version exported before this one (0: none), and the differences from it. */
@@ -565,6 +564,8 @@ export interface ExportedRecord {
   delta_energy_wh: number;
   delta_amount_minor: number;
   warn_codes: string[];
+  session_energy_wh: number;
+  incentive_minor: number;
   content_digest: string;
   lines: { kind: string; period: string; wh: number; price_micro_per_kwh: number; amount_minor: number }[];
 }
@@ -578,11 +579,22 @@ export interface ExportResult {
   file: string;
 }
 
-const CSV_HEADER = [
+/**
+ * A record's fields, in CSV column order: one list, so the CSV's columns and the JSON's keys
+ * cannot drift apart (docs/reconcile.md promises they are the same).
+ */
+export const EXPORT_RECORD_FIELDS = [
   'session_id', 'version', 'status', 'account_id', 'premise_id', 'pev_id', 'program_id', 'tariff_id', 'currency',
   'session_start', 'session_end', 'record_energy_wh', 'record_amount_minor', 'already_exported', 'previous_version', 'delta_energy_wh',
-  'delta_amount_minor', 'warn_codes', 'line_kind', 'line_period', 'line_wh', 'line_price_micro_per_kwh', 'line_amount_minor',
-];
+  'delta_amount_minor', 'warn_codes', 'session_energy_wh', 'incentive_minor', 'content_digest',
+] as const satisfies readonly Exclude<keyof ExportedRecord, 'lines'>[];
+const CSV_HEADER = [...EXPORT_RECORD_FIELDS, 'line_kind', 'line_period', 'line_wh', 'line_price_micro_per_kwh', 'line_amount_minor'];
+
+function csvValue(v: ExportedRecord[(typeof EXPORT_RECORD_FIELDS)[number]]): string | number {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (Array.isArray(v)) return v.join(' ');
+  return v;
+}
 
 function csvField(v: string | number): string {
   const s = String(v);
@@ -630,6 +642,7 @@ export async function exportPeriod(
     if (r.status === 'VOID' && prev === undefined) continue;
     const energy = Number(r.energy_wh);
     const amount = Number(r.amount_minor);
+    // In EXPORT_RECORD_FIELDS order: JSON.stringify keeps it.
     records.push({
       session_id: r.session_id,
       version,
@@ -642,15 +655,15 @@ export async function exportPeriod(
       currency: r.currency,
       session_start: new Date(Number(r.session_start_ms)).toISOString(),
       session_end: new Date(Number(r.session_end_ms)).toISOString(),
-      energy_wh: energy,
-      session_energy_wh: Number(r.session_energy_wh),
-      incentive_minor: Number(r.incentive_minor),
-      amount_minor: amount,
+      record_energy_wh: energy,
+      record_amount_minor: amount,
       already_exported: already,
       previous_version: prev?.[0] ?? 0,
       delta_energy_wh: energy - (prev?.[1] ?? 0),
       delta_amount_minor: amount - (prev?.[2] ?? 0),
       warn_codes: r.warn_codes,
+      session_energy_wh: Number(r.session_energy_wh),
+      incentive_minor: Number(r.incentive_minor),
       content_digest: r.content_digest,
       lines: r.line_kind.map((kind, i) => ({
         kind,
@@ -667,12 +680,10 @@ export async function exportPeriod(
   } else {
     text = CSV_HEADER.join(',') + '\n';
     for (const rec of records) {
-      const head = [
-        rec.session_id, rec.version, rec.status, rec.account_id, rec.premise_id, rec.pev_id, rec.program_id, rec.tariff_id,
-        rec.currency, rec.session_start, rec.session_end, rec.energy_wh, rec.amount_minor, rec.already_exported ? 1 : 0, rec.previous_version,
-        rec.delta_energy_wh, rec.delta_amount_minor, rec.warn_codes.join(' '),
-      ].map(csvField);
-      const lines = rec.lines.length > 0 ? rec.lines : [{ kind: 'void', period: '', wh: 0, price_micro_per_kwh: 0, amount_minor: 0 }];
+      const head = EXPORT_RECORD_FIELDS.map((f) => csvField(csvValue(rec[f])));
+      // A record without bill lines still takes one row: 'void' when it cancels a version, 'none'
+      // when it bills nothing (0 Wh in the period), which a billing system must not read as a void.
+      const lines = rec.lines.length > 0 ? rec.lines : [{ kind: rec.status === 'VOID' ? 'void' : 'none', period: '', wh: 0, price_micro_per_kwh: 0, amount_minor: 0 }];
       for (const l of lines) {
         text += [...head, ...[l.kind, l.period, l.wh, l.price_micro_per_kwh, l.amount_minor].map(csvField)].join(',') + '\n';
       }
@@ -684,14 +695,14 @@ export async function exportPeriod(
     store,
     'billing_export',
     ['export_id', 'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'content_digest', 'energy_wh', 'amount_minor', 'exported_ms', 'format', 'file'],
-    records.map((rec) => [exportId, period.fromMs, period.toMs, rec.session_id, rec.version, rec.status, rec.content_digest, rec.energy_wh, rec.amount_minor, nowMs, format, basename(file)]),
+    records.map((rec) => [exportId, period.fromMs, period.toMs, rec.session_id, rec.version, rec.status, rec.content_digest, rec.record_energy_wh, rec.record_amount_minor, nowMs, format, basename(file)]),
   );
   let energyWh = 0;
   let amountMinor = 0;
   let voided = 0;
   for (const rec of records) {
-    energyWh += rec.energy_wh;
-    amountMinor += rec.amount_minor;
+    energyWh += rec.record_energy_wh;
+    amountMinor += rec.record_amount_minor;
     if (rec.status === 'VOID') voided++;
   }
   return { exportId, records: records.length, voided, energyWh, amountMinor, file };

@@ -209,8 +209,9 @@ void t.test('idempotent re-runs, export freezes, late data adjusts with a new ve
   t.match(x1, { records: 3, voided: 0, energyWh: 8000, amountMinor: 269 });
   const csv = readFileSync(csvFile, 'utf8').trim().split('\n');
   t.equal(csv.length, 4);
-  t.equal(csv[0], 'session_id,version,status,account_id,premise_id,pev_id,program_id,tariff_id,currency,session_start,session_end,record_energy_wh,record_amount_minor,already_exported,previous_version,delta_energy_wh,delta_amount_minor,warn_codes,line_kind,line_period,line_wh,line_price_micro_per_kwh,line_amount_minor');
-  t.equal(csv[2], `${sid(2)},1,BILLED,A000000001,P000000001,1HGCM82633A004352,EV-FLAT,EV-FLAT-2026,USD,2026-10-05T05:00:00.000Z,2026-10-05T05:20:00.000Z,2000,67,0,0,2000,67,VEHICLE_MISSING UNFINISHED,energy,flat,2000,33600000,67`);
+  t.equal(csv[0], 'session_id,version,status,account_id,premise_id,pev_id,program_id,tariff_id,currency,session_start,session_end,record_energy_wh,record_amount_minor,already_exported,previous_version,delta_energy_wh,delta_amount_minor,warn_codes,session_energy_wh,incentive_minor,content_digest,line_kind,line_period,line_wh,line_price_micro_per_kwh,line_amount_minor');
+  const [d2] = await store.select<{ d: string }>('SELECT content_digest AS d FROM {db}.billing_record WHERE session_id = {s:String} AND version = 1 LIMIT 1', { s: sid(2) });
+  t.equal(csv[2], `${sid(2)},1,BILLED,A000000001,P000000001,1HGCM82633A004352,EV-FLAT,EV-FLAT-2026,USD,2026-10-05T05:00:00.000Z,2026-10-05T05:20:00.000Z,2000,67,0,0,2000,67,VEHICLE_MISSING UNFINISHED,2000,0,${d2!.d},energy,flat,2000,33600000,67`);
 
   // Late data: session 2's missing intervals and its END arrive; session 3 gets a conflicting copy;
   // a session 4 nobody had seen appears.
@@ -256,7 +257,7 @@ void t.test('idempotent re-runs, export freezes, late data adjusts with a new ve
   t.match(x2, { records: 3, voided: 1, energyWh: 4000, amountMinor: 135 });
   const lines = readFileSync(jsonFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.equal(lines.length, 3);
-  t.match(lines[0], { session_id: sid(2), version: 2, previous_version: 1, delta_energy_wh: 1000, delta_amount_minor: 34, energy_wh: 3000, amount_minor: 101, warn_codes: [] });
+  t.match(lines[0], { session_id: sid(2), version: 2, previous_version: 1, delta_energy_wh: 1000, delta_amount_minor: 34, record_energy_wh: 3000, record_amount_minor: 101, warn_codes: [] });
   t.same(lines[0]!['lines'], [{ kind: 'energy', period: 'flat', wh: 3000, price_micro_per_kwh: 33_600_000, amount_minor: 101 }]);
   t.match(lines[1], { session_id: sid(3), version: 2, status: 'VOID', previous_version: 1, delta_energy_wh: -3000, delta_amount_minor: -101, lines: [] });
   t.match(lines[2], { session_id: sid(4), version: 1, previous_version: 0, delta_energy_wh: 1000, delta_amount_minor: 34 });

@@ -2,12 +2,12 @@
  * The store against the real ClickHouse engine in-process (chDB): migrations, TSV inserts of every
  * raw table, exact read-time dedup through the views, error mapping, and chDB's one-folder rule.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openStore } from '../../../aggregate/store/connect.js';
 import { toInt } from '../../../aggregate/store/values.js';
-import { clickhouseMigrations } from '../../../schemas/index.js';
+import { clickhouseMigrations, packageRoot } from '../../../schemas/index.js';
 import { tempStore } from '../../helpers/services.js';
 import {
   DEAD_MESSAGE, S1, S2, T0, deadLetterRows, enrollmentRows, intervalRows, sessionEventRows, tsv, vehicleReportRows,
@@ -41,6 +41,30 @@ void t.test('a store migrated before 004 has its billing digest columns renamed,
   t.same(await columns(), ['billing_export.content_sha256', 'billing_record.content_sha256']);
   t.same((await store.migrate()).applied, ['004_billing_digest']);
   t.same(await columns(), ['billing_export.content_digest', 'billing_record.content_digest']);
+  t.same((await store.migrate()).applied, [], 'applied once');
+});
+
+void t.test('a store migrated before 005: session_rollup end fields become NULL without an END, 0 Wh stays 0', async (t) => {
+  const store = await tempStore(t);
+  // The state 002 left: the old view, 005 not recorded.
+  const v002 = readFileSync(join(packageRoot(), 'schemas', 'clickhouse', '002_read_views.sql'), 'utf8');
+  const old = v002.slice(v002.indexOf('CREATE VIEW IF NOT EXISTS {db}.session_rollup')).replace('CREATE VIEW IF NOT EXISTS', 'CREATE OR REPLACE VIEW').replaceAll('{db}', store.database);
+  await store.client.command({ query: old.trim().replace(/;$/, '') });
+  await store.client.command({ query: `DELETE FROM ${store.database}.schema_migrations WHERE name = '005_session_rollup_end_nullable'` });
+  const ev = { esci_id: 'ESCI-0000000A', premise_id: 'P000000001', pev_id: '1HGCM82633A004352', src_topic: 'pev.session-event', src_partition: 0, ingested_ms: 1 };
+  const iv = { esci_id: 'ESCI-0000000A', eumd_id: 'EUMD-0000000B', premise_id: 'P000000001', pev_id: '1HGCM82633A004352', seq: 0, interval_start: T0, interval_s: 60, register_wh: 0, src_topic: 'x', src_partition: 0, ingested_ms: 1 };
+  await store.insertTsv('interval_raw', [tsv('interval_raw', [
+    { ...iv, session_id: 'S-00000000000000a1', energy_wh: 0, src_offset: 0 },
+    { ...iv, session_id: 'S-00000000000000a2', energy_wh: 7, src_offset: 1 },
+  ])]);
+  await store.insertTsv('session_event_raw', [tsv('session_event_raw', [
+    { ...ev, session_id: 'S-00000000000000a1', event_seq: 0, event_type: 'END', event_time_ms: (T0 + 60) * 1000, duration_s: 60, energy_wh: 0, src_offset: 0 },
+    { ...ev, session_id: 'S-00000000000000a2', event_seq: 0, event_type: 'START', event_time_ms: T0 * 1000, src_offset: 1 },
+  ])]);
+  const ends = async () => (await store.select<{ s: string; e: unknown; d: unknown }>('SELECT session_id AS s, end_energy_wh AS e, end_duration_s AS d FROM {db}.session_rollup ORDER BY s')).map((r) => [r.s, r.e === null ? null : toInt(r.e), r.d === null ? null : toInt(r.d)]);
+  t.same(await ends(), [['S-00000000000000a1', 0, 60], ['S-00000000000000a2', 0, 0]], 'before 005: a START without END reads as ended at 0 Wh');
+  t.same((await store.migrate()).applied, ['005_session_rollup_end_nullable']);
+  t.same(await ends(), [['S-00000000000000a1', 0, 60], ['S-00000000000000a2', null, null]], 'after: ended at 0 Wh stays 0; never ended is NULL');
   t.same((await store.migrate()).applied, [], 'applied once');
 });
 
@@ -97,6 +121,7 @@ void t.test('TSV rows of every raw table read back deduplicated and exact', asyn
   ];
   t.same(pick(rollup[0], keys), [S1, 150, 4, 4, 0, 1, 1, 150, 120, 50, 200, 149, 2]);
   t.same(pick(rollup[1], keys.slice(0, 7)), [S2, 10, 1, 1, 0, 0, 0], 'a session without an end keeps its energy so far');
+  t.same([rollup[1]?.['end_energy_wh'], rollup[1]?.['end_duration_s']], [null, null], 'and has no end energy or duration: NULL, not 0');
   t.equal(rollup.length, 2);
 
   const events = await store.select<{ n: string; copies: string }>('SELECT count() AS n, sum(copies) AS copies FROM {db}.session_event_unique');
