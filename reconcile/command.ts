@@ -4,8 +4,9 @@
  * --clickhouse-url, --database, -c for the service configuration; no Kafka flags: it only reads the store); the reconciliation rules,
  * tariffs and programs come from --reconcile-config (docs/reconcile.md).
  *
- * Output: the run summary as JSON on stdout. Progress on stderr: a bar on a terminal, JSON lines
- * otherwise (--progress overrides: bar, json, none).
+ * Output: a short summary for a person when stdout is a terminal, else (or with --json) the run
+ * summary as JSON. Progress on stderr: a bar on a terminal, JSON lines otherwise (--progress
+ * overrides: bar, json, none).
  */
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -17,6 +18,7 @@ import { PevmeterError } from '../schemas/errors.js';
 import { exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
 import { loadReconcileConfig, type ReconcileConfig } from './config.js';
 import { renderReport } from './report.js';
+import { summaryText } from './summary-text.js';
 import { parseInstant, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
 import type { Period, PeriodFilter } from './types.js';
 
@@ -34,10 +36,11 @@ export interface ReconcileFlags extends StoreFlags {
   out?: string;
   exportAll?: boolean;
   progress?: 'auto' | 'bar' | 'json' | 'none';
+  json?: boolean;
 }
 
 export interface CommandIo {
-  stdout: NodeJS.WritableStream;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
@@ -112,8 +115,12 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     if (flags.export !== undefined && flags.out !== undefined) {
       exported = await exportPeriod(store, period, filters, flags.export, flags.out, { mode: flags.exportAll === true ? 'all' : 'pending' });
     }
-    // The report's per-session samples stay out of the summary (undefined is not serialized).
-    io.stdout.write(JSON.stringify({ ...summary, heldSamples: undefined, report, export: exported }, null, 2) + '\n');
+    if (flags.json === true || io.stdout.isTTY !== true) {
+      // The report's per-session samples stay out of the summary (undefined is not serialized).
+      io.stdout.write(JSON.stringify({ ...summary, heldSamples: undefined, report, export: exported }, null, 2) + '\n');
+    } else {
+      io.stdout.write(summaryText(summary, report, exported));
+    }
     return { summary, report, export: exported };
   } finally {
     progress.stop();
@@ -145,6 +152,7 @@ export function registerReconcileCommand(program: Command): void {
       .option('--export <format>', 'export the period\'s pending records: csv or json (needs --out)', oneOf('--export', ['csv', 'json'] as const))
       .option('--out <file>', 'export file')
       .option('--export-all', 'export every current record, not only those not exported yet')
+      .option('--json', 'print the full run summary as JSON (the default when stdout is not a terminal)')
       .option('--progress <mode>', 'auto (bar on a terminal, JSON lines otherwise), bar, json or none', oneOf('--progress', ['auto', 'bar', 'json', 'none'] as const), 'auto'),
   ).action(async (flags: ReconcileFlags) => {
     await runReconcile(flags, { stdout: process.stdout, stderr: process.stderr });

@@ -7,8 +7,8 @@ import { openStore } from '../../aggregate/store/connect.js';
 import { registerReconcileCommand, runReconcile, type CommandIo } from '../../reconcile/command.js';
 import { Fixture, sid } from './fixtures.js';
 
-function io(tty = false): CommandIo & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
+function io(tty = false, stdoutTty = false): CommandIo & { out: () => string; err: () => string } {
+  const stdout = Object.assign(new PassThrough(), { isTTY: stdoutTty });
   const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 100 });
   let o = '';
   let e = '';
@@ -59,6 +59,29 @@ void t.test('pevmeter reconcile', async (t) => {
     const s = io(true);
     await runReconcile({ ...base, progress: 'auto' }, s);
     t.match(s.err(), /reconcile \|.*\| 100% \| batch 1\/1 \| 2 sessions/);
+  });
+
+  await t.test('stdout a terminal: a short summary for a person; --json: the JSON', async (t) => {
+    const s = io(false, true);
+    const report = join(dir, 'tty.html');
+    const out = join(dir, 'tty.csv');
+    await runReconcile({ ...base, report, export: 'csv', out, exportAll: true, progress: 'none' }, s);
+    const text = s.out().replace(/in \d+\.\d s/, 'in T s').replace(/run {10}\S+/, 'run          RUN');
+    t.equal(text, [
+      'reconciled 2026-10-01T07:00:00.000Z to 2026-11-01T07:00:00.000Z: 2 sessions in T s',
+      '  billed       1 session, 3,000 Wh, 101 USD minor units',
+      '  held         1 session (VEHICLE_MISMATCH 1)',
+      '  records      0 created, 0 new versions, 0 rewritten, 1 unchanged, 0 voided',
+      '  adjustments  0 since the last export',
+      `  report       ${report}`,
+      `  export       ${out}: 1 record (0 void), 3,000 Wh, 101 minor units`,
+      '  run          RUN (--json for the full summary)',
+      '',
+    ].join('\n'));
+    t.ok(s.out().length < 1_000, `${s.out().length} bytes, not a JSON blob`);
+    const j = io(false, true);
+    await runReconcile({ ...base, progress: 'none', json: true }, j);
+    t.match(JSON.parse(j.out()), { sessions: 2, billed: 1, held: 1, heldBy: { VEHICLE_MISMATCH: 1 } }, '--json on a terminal: the JSON summary');
   });
 
   await t.test('input errors name the flag', async (t) => {

@@ -1,0 +1,32 @@
+/**
+ * The few lines `pevmeter reconcile` prints on a terminal: what was billed, what is held and why,
+ * where the report and the export went. A program reading stdout (a pipe, or --json) gets the
+ * full summary as JSON instead; the lines here are for a person and may change.
+ */
+import type { ExportResult } from './billing.js';
+import type { RunSummary } from './run.js';
+
+const n = (x: number): string => x.toLocaleString('en-US');
+const plural = (x: number, one: string, many = `${one}s`): string => `${n(x)} ${x === 1 ? one : many}`;
+
+function money(byCurrency: Record<string, number>): string {
+  const parts = Object.entries(byCurrency).sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => `${n(v)} ${c} minor units`);
+  return parts.length > 0 ? parts.join(', ') : 'nothing';
+}
+
+export function summaryText(s: RunSummary, report: string | null, exported: ExportResult | null): string {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const held = Object.entries(s.heldBy).sort(([, a], [, b]) => b - a).map(([code, k]) => `${code} ${n(k)}`).join(', ');
+  const r = s.records;
+  const lines = [
+    `reconciled ${iso(s.period.fromMs)} to ${iso(s.period.toMs)}: ${plural(s.sessions, 'session')} in ${((s.finishedMs - s.startedMs) / 1000).toFixed(1)} s`,
+    `  billed       ${plural(s.billed, 'session')}, ${n(s.billedWh)} Wh, ${money(s.amountMinor)}`,
+    `  held         ${plural(s.held, 'session')}${held ? ` (${held})` : ''}`,
+    `  records      ${n(r.created)} created, ${n(r.newVersions)} new versions, ${n(r.rewritten)} rewritten, ${n(r.unchanged)} unchanged, ${n(r.voided)} voided`,
+    `  adjustments  ${n(s.adjustments)} since the last export`,
+    `  report       ${report ?? 'none (--report FILE)'}`,
+    `  export       ${exported ? `${exported.file}: ${plural(exported.records, 'record')} (${n(exported.voided)} void), ${n(exported.energyWh)} Wh, ${n(exported.amountMinor)} minor units` : 'none (--export csv|json --out FILE)'}`,
+    `  run          ${s.runId} (--json for the full summary)`,
+  ];
+  return lines.join('\n') + '\n';
+}
