@@ -19,6 +19,7 @@ import { ConfigError } from '../../schemas/errors.js';
 import { INSERT_COLUMNS } from '../../schemas/tables.js';
 import type { RawTable } from '../../schemas/tables.js';
 import { StoreError, toStoreError } from './errors.js';
+import { lockedStoreError } from './lock.js';
 import { isIdentifier, runMigrations } from './migrate.js';
 import type { InsertSettings, MigrationResult, Store, StoreOptions } from './types.js';
 
@@ -56,8 +57,9 @@ function openEmbedded(path: string): Embedded {
     chdb = createChdbConnection({ path: dir });
     client = createClient({ connection: chdb as unknown as ClientConnection, log: { level: ClickHouseLogLevel.OFF } });
   } catch (err) {
-    // Another chDB user in this process (outside openStore) holds a different folder.
-    throw new ConfigError(`store path ${JSON.stringify(dir)}: chDB refused the folder: ${(err as Error).message}`);
+    // Another process holds this folder (PEV_STORE_LOCKED), or another chDB user in this process
+    // (outside openStore) holds a different one.
+    throw lockedStoreError(dir, err) ?? new ConfigError(`store path ${JSON.stringify(dir)}: chDB refused the folder: ${(err as Error).message}`);
   }
   embedded = { path: dir, refs: (embedded?.refs ?? 0) + 1 };
   let released = false;

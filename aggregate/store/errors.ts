@@ -9,7 +9,7 @@ import { PevmeterError } from '../../schemas/errors.js';
 
 /** The store failed a write. `retryable` decides between pausing and halting. */
 export class StoreError extends PevmeterError {
-  constructor(code: 'PEV_STORE_UNAVAILABLE' | 'PEV_STORE_REJECTED', message: string, retryable: boolean, cause?: unknown) {
+  constructor(code: 'PEV_STORE_UNAVAILABLE' | 'PEV_STORE_REJECTED' | 'PEV_STORE_LOCKED', message: string, retryable: boolean, cause?: unknown) {
     super(code, message, { retryable, cause });
     this.name = 'StoreError';
   }

@@ -3,7 +3,7 @@
  * valid when it ends in the next month.
  */
 import t from 'tap';
-import { reconcileHint } from '../../ingest/run-command.js';
+import { reconcileHint } from '../../../bench/sim/run-command.js';
 
 void t.test('the reconcile hint covers the simulated days, across a month end', (t) => {
   t.equal(reconcileHint(7, '.data/chdb'), 'npx pevmeter reconcile --from 2026-10-01T00:00:00Z --to 2026-10-08T00:00:00Z --data .data/chdb --report report.html', '7 days');
