@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { PevmeterError } from './schemas/errors.js';
+import { registerSqlCommand } from './aggregate/command.js';
 import { registerIngestCommands } from './ingest/command.js';
 import { registerReconcileCommand } from './reconcile/command.js';
 import { registerRunCommand } from './bench/sim/run-command.js';
@@ -20,6 +21,7 @@ registerIngestCommands(program);
 registerRunCommand(program);
 registerSimulateCommand(program);
 registerReconcileCommand(program);
+registerSqlCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof PevmeterError) {

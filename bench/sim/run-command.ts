@@ -199,7 +199,7 @@ export function registerRunCommand(program: Command): void {
           '',
           'Look inside (embedded store, from this folder):',
           `  ${reconcileHint(flags.days, cfg.store.path)}`,
-          `  SQL: SELECT * FROM ${summary.database}.session_rollup LIMIT 10; SELECT * FROM ${summary.database}.session_minute WHERE session_id = '...'`,
+          `  npx pevmeter sql --data ${cfg.store.path} "SELECT * FROM ${summary.database}.session_rollup LIMIT 10"`,
           '',
         ].join('\n'),
       );
