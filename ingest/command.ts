@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { addPipelineOptions, configFromFlags, type CommonFlags } from '../schemas/cli-options.js';
 import { createLogger } from './log.js';
-import { ingestFiles } from './pipeline/files.js';
+import { ingestFilesWithProgress } from './files-command.js';
 import { openMigratedStore, runIngestService, withPipeline } from './service.js';
 
 export function registerIngestCommands(program: Command): void {
@@ -28,7 +28,7 @@ export function registerIngestCommands(program: Command): void {
   ).action(async (files: string[], flags: CommonFlags) => {
     const cfg = configFromFlags(flags);
     const log = createLogger(cfg.log.level);
-    const summary = await withPipeline(cfg, log, (p) => ingestFiles(files, p));
+    const summary = await withPipeline(cfg, log, (p) => ingestFilesWithProgress(files, p, process.stderr));
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   });
 

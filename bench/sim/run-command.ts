@@ -5,14 +5,13 @@
  * engineer would check first: sessions, energy, per-minute rows, rejects by code, and whether the
  * stored totals equal the simulator's truth.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { addPipelineOptions, configFromFlags, positiveInt, type CommonFlags } from '../../schemas/cli-options.js';
 import type { Config } from '../../schemas/config.js';
 import { createLogger, type Logger } from '../../ingest/log.js';
-import { ingestFiles } from '../../ingest/pipeline/files.js';
+import { ingestFilesWithProgress } from '../../ingest/files-command.js';
 import { openMigratedStore, runIngestService, withPipeline } from '../../ingest/service.js';
 import { toInt } from '../../aggregate/store/index.js';
 import type { Store } from '../../aggregate/store/types.js';
@@ -71,20 +70,9 @@ async function storedFacts(store: Store) {
   };
 }
 
-function progressBar(enabled: boolean, total: number, label: string) {
-  if (!enabled) return undefined;
-  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} {unit} | {eta_formatted} left`, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
-  bar.start(total, 0, { unit: 'bytes' });
-  return bar;
-}
-
 async function ingestFromFiles(cfg: Config, log: Logger, dir: string, showProgress: boolean): Promise<number> {
   const files = [TOPICS.enrollment, TOPICS.sessionEvent, TOPICS.vehicleReport, TOPICS.interval].map((t) => join(dir, `${t}.avro`)).filter((p) => existsSync(p));
-  const total = files.reduce((n, f) => n + readFileSync(f).length, 0);
-  const bar = progressBar(showProgress, total, 'ingest  ');
-  const summary = await withPipeline(cfg, log, (p) => ingestFiles(files, { ...p, onProgress: (d) => bar?.update(Math.min(d.bytes, total)) }));
-  bar?.update(total);
-  bar?.stop();
+  const summary = await withPipeline(cfg, log, (p) => ingestFilesWithProgress(files, p, showProgress ? process.stderr : undefined, 'ingest  '));
   return summary.records;
 }
 
