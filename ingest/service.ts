@@ -124,6 +124,7 @@ export async function runIngestService(cfg: Config, o: IngestServiceOptions = {}
     store = await openMigratedStore(cfg, log, stop.signal);
     pool = createDecodePool({ threads: cfg.pipeline.workers, maxQueue: cfg.pipeline.workers * 64 });
     dlq = new KafkaDeadLetterSink(cfg.kafka.dlqTopic, cfg.kafka.brokers, cfg.kafka.rdkafka);
+    await dlq.checkTopic();
     consumer = new IngestConsumer(cfg, log, metrics);
     await consumer.connect();
     const sink = new DurableSink(cfg, store, dlq, metrics, log);

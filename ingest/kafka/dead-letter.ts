@@ -41,7 +41,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
 
   constructor(
     private readonly topic: string,
-    brokers: string,
+    private readonly brokers: string,
     rdkafka: Record<string, string | number | boolean>,
   ) {
     this.producer = new Kafka.Producer({
@@ -63,6 +63,29 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     });
     this.ready.catch(() => undefined);
     this.producer.setPollInterval(20);
+  }
+
+  /**
+   * Fails fast when the topic is missing, before any work: otherwise the first bad record finds
+   * out, after the service has consumed and stored for as long as good records kept coming, and
+   * halts there. (On a broker that creates topics on first use, this metadata request creates it.)
+   */
+  async checkTopic(timeoutMs = 10_000): Promise<void> {
+    await this.ready;
+    const md = await new Promise<Kafka.Metadata>((resolve, reject) => {
+      this.producer.getMetadata({ topic: this.topic, allTopics: false, timeout: timeoutMs }, (err, m) =>
+        err ? reject(new PevmeterError('PEV_KAFKA', `metadata of the dead-letter topic ${this.topic}: ${err.message}`, { retryable: true })) : resolve(m),
+      );
+    });
+    const found = md.topics.find((t) => t.name === this.topic);
+    if (found === undefined || found.partitions.length === 0) {
+      throw new PevmeterError(
+        'PEV_DLQ_MISSING',
+        `the dead-letter topic ${this.topic} does not exist on ${this.brokers} and the broker does not create topics on first use: ` +
+          `create it (kafka-topics.sh --bootstrap-server ${this.brokers} --create --topic ${this.topic} --partitions 1), ` +
+          'or name an existing one with kafka.dlqTopic in the configuration file (--config); nothing was consumed',
+      );
+    }
   }
 
   async send(letters: readonly DeadLetter[]): Promise<void> {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../schemas/config.js';
 import { Metrics, startOpsServer } from '../../ingest/metrics.js';
 import { runIngestService } from '../../ingest/service.js';
+import { createTopics } from '../ingest/bad-input/kafka.js';
 import { kafkaBrokers, uniqueName } from '../helpers/services.js';
 
 interface Listener {
@@ -119,7 +120,9 @@ void t.test('the running service listens on one socket only: the ops port, on lo
   mkdirSync(t.testdirName, { recursive: true });
   t.teardown(() => rmSync(t.testdirName, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   const before = new Set(ownListeners().map((l) => l.inode));
-  const cfg = loadConfig({ env: {}, flags: { 'kafka.brokers': brokers, 'kafka.groupId': run, 'store.path': dir, 'http.port': 0, 'log.level': 'silent', 'pipeline.workers': 1 } });
+  // ingest checks its dead-letter topic at start; the broker does not create topics on first use.
+  await createTopics(brokers, [{ name: `${run}.dlq`, partitions: 1 }]);
+  const cfg = loadConfig({ env: {}, flags: { 'kafka.brokers': brokers, 'kafka.groupId': run, 'kafka.dlqTopic': `${run}.dlq`, 'store.path': dir, 'http.port': 0, 'log.level': 'silent', 'pipeline.workers': 1 } });
   let seen: Listener[] = [];
   let port: number | undefined;
   const result = await runIngestService(cfg, {
