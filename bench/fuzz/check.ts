@@ -3,8 +3,10 @@
  *
  *   totality      decodeBatch returned (it never throws) within the time bound
  *   accounting    per message: rows written + declared records inside its dead letters = declared,
- *                 where declared = max(N, 1) for header `pev-records: N` as the processor reads it;
- *                 and so per batch: stats.ok + stats.deadRecords = stats.records
+ *                 where declared = max(N, 1) for header `pev-records: N`, read here from the
+ *                 documented rule (docs/schemas.md), not with the product's parser, so a parsing
+ *                 bug cannot agree with itself; and so per batch: stats.ok + stats.deadRecords =
+ *                 stats.records
  *   shape         every TSV line of the kind's table has exactly its INSERT_COLUMNS, every
  *                 dead_letter line its 8 columns (free text cannot add a tab or a line); row
  *                 counts agree with the lines; every code is a documented record code
@@ -12,11 +14,10 @@
  *
  * Tasks are built with offsets[m] = m, so src_offset in a row names its message directly.
  */
-import type { Message } from 'node-rdkafka';
+import type { Message, MessageHeader } from 'node-rdkafka';
 import type { Config } from '../../schemas/config.js';
 import type { BatchResult, FramedTask } from '../../ingest/decode/task.js';
 import { RECORD_ERROR_CODES } from '../../schemas/errors.js';
-import { recordCountOf } from '../../ingest/codec/framing.js';
 import { buildFramedTask } from '../../ingest/pipeline/processor.js';
 import type { RecordKind } from '../../schemas/index.js';
 import { INSERT_COLUMNS, TABLE_OF_KIND } from '../../schemas/tables.js';
@@ -34,9 +35,24 @@ export function taskOf(batch: FuzzBatch, schemas: readonly { id: number; text: s
   return buildFramedTask('fuzz', 0, batch.kind, messages, schemas, cfg, nowMs);
 }
 
-/** Declared records of each message of a batch, as the processor reads the header. */
+/**
+ * Records a message declares, by the rule as written: the first `pev-records` header holds a count
+ * in plain decimal digits, 1 to 65,535; without the header a message holds 1; any other value is
+ * unusable and the message is dead-lettered whole, as 1 record.
+ */
+export function declaredRecords(headers: readonly MessageHeader[] | undefined): number {
+  const h = headers?.find((x) => Object.hasOwn(x, 'pev-records'));
+  if (h === undefined) return 1;
+  const v = h['pev-records']!;
+  const text = typeof v === 'string' ? v : Buffer.from(v).toString('latin1');
+  if (!/^[0-9]{1,5}$/.test(text)) return 1;
+  const n = Number.parseInt(text, 10);
+  return n >= 1 && n <= 65_535 ? n : 1;
+}
+
+/** Declared records of each message of a batch. */
 export function declaredOf(batch: FuzzBatch): number[] {
-  return batch.messages.map((m) => Math.max(1, recordCountOf(m.headers)));
+  return batch.messages.map((m) => declaredRecords(m.headers));
 }
 
 /** Rows per src_offset in TSV `bytes`, checking each line has `columns` fields. */

@@ -59,9 +59,11 @@ export function recordCountOf(headers: MessageHeader[] | undefined): number {
   for (const h of headers) {
     const v = h[RECORDS_HEADER];
     if (v === undefined) continue;
-    const n = Number(typeof v === 'string' ? v : v.toString('latin1'));
+    const text = typeof v === 'string' ? v : v.toString('latin1');
+    // Plain decimal digits only: Number() would also take ' 2', '0x10' and '1e3'.
     // An unusable header is left for the worker to judge: 0 makes it dead-letter the message.
-    return Number.isInteger(n) && n >= 1 && n <= 65_535 ? n : 0;
+    const n = /^[0-9]{1,5}$/.test(text) ? Number.parseInt(text, 10) : 0;
+    return n >= 1 && n <= 65_535 ? n : 0;
   }
   return 1;
 }

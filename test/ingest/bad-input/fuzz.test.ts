@@ -6,11 +6,12 @@
  * `node dist/bench/fuzz/main.js --payloads 1000000`.
  */
 import t from 'tap';
-import { checkBatch, declaredOf, taskOf } from '../../../bench/fuzz/check.js';
+import { checkBatch, declaredOf, declaredRecords, taskOf } from '../../../bench/fuzz/check.js';
 import { PayloadGenerator, fuzzSchemas } from '../../../bench/fuzz/generate.js';
 import { runFuzz } from '../../../bench/fuzz/run.js';
 import { loadConfig } from '../../../schemas/config.js';
 import { decodeBatch } from '../../../ingest/decode/batch.js';
+import { recordCountOf } from '../../../ingest/codec/framing.js';
 
 void t.test('the generator is seeded: same seed, same payloads; another seed, others', (t) => {
   const a = new PayloadGenerator('repro').batch(200);
@@ -21,6 +22,33 @@ void t.test('the generator is seeded: same seed, same payloads; another seed, ot
   t.ok(bytes(a).equals(bytes(b)), 'identical bytes for the same seed');
   t.same(a.messages.map((m) => m.headers ?? null), b.messages.map((m) => m.headers ?? null), 'identical headers');
   t.notOk(bytes(a).equals(bytes(c)), 'different bytes for another seed');
+  t.end();
+});
+
+void t.test('declared records: the checker reads pev-records by the written rule, and the product agrees', (t) => {
+  const table: [string, { 'pev-records'?: string | Buffer; other?: string }[] | undefined, number][] = [
+    ['no headers', undefined, 1],
+    ['another header only', [{ other: '5' }], 1],
+    ['2', [{ 'pev-records': '2' }], 2],
+    ['65535', [{ 'pev-records': '65535' }], 65_535],
+    ['as bytes', [{ 'pev-records': Buffer.from('7') }], 7],
+    ['the first header counts', [{ 'pev-records': '3' }, { 'pev-records': '1' }], 3],
+    ['0', [{ 'pev-records': '0' }], 1],
+    ['70000', [{ 'pev-records': '70000' }], 1],
+    ['-1', [{ 'pev-records': '-1' }], 1],
+    ['empty', [{ 'pev-records': '' }], 1],
+    ['abc', [{ 'pev-records': 'abc' }], 1],
+    ['1e3', [{ 'pev-records': '1e3' }], 1],
+    ['leading space', [{ 'pev-records': ' 2' }], 1],
+    ['hex', [{ 'pev-records': '0x10' }], 1],
+    ['2^32 + 1', [{ 'pev-records': '4294967297' }], 1],
+    ['2.0', [{ 'pev-records': '2.0' }], 1],
+  ];
+  for (const [name, headers, want] of table) {
+    const h = headers as Parameters<typeof declaredRecords>[0];
+    t.equal(declaredRecords(h), want, `checker: ${name}`);
+    t.equal(Math.max(1, recordCountOf(h as Parameters<typeof recordCountOf>[0])), want, `product: ${name}`);
+  }
   t.end();
 });
 
