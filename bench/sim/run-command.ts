@@ -170,6 +170,8 @@ export function registerRunCommand(program: Command): void {
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     } else {
       const kwh = (wh: number) => (wh / 1000).toLocaleString('en-US', { minimumFractionDigits: 3, maximumFractionDigits: 3 });
+      // Printed for the user to run, never executed here.
+      const lookQuery = `SELECT * FROM ${summary.database}.session_rollup LIMIT 10`;
       const dead = Object.entries(summary.deadLetters).map(([c, n]) => `${c} ${n}`).join(', ') || 'none';
       process.stdout.write(
         [
@@ -187,7 +189,7 @@ export function registerRunCommand(program: Command): void {
           '',
           'Look inside (embedded store, from this folder):',
           `  ${reconcileHint(flags.days, cfg.store.path)}`,
-          `  npx pevmeter sql --data ${cfg.store.path} "SELECT * FROM ${summary.database}.session_rollup LIMIT 10"`,
+          `  npx pevmeter sql --data ${cfg.store.path} "${lookQuery}"`,
           '',
         ].join('\n'),
       );
