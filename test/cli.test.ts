@@ -20,7 +20,7 @@ const flags = (text: string) => [...text.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)]
 
 t.test('every stage registers its commands', async (t) => {
   const top = await help();
-  for (const c of ['ingest', 'ingest-files', 'migrate', 'run', 'simulate', 'reconcile']) t.match(top, new RegExp(`^  ${c} `, 'm'), c);
+  for (const c of ['ingest', 'ingest-files', 'migrate', 'run', 'simulate', 'reconcile', 'sql']) t.match(top, new RegExp(`^  ${c} `, 'm'), c);
 });
 
 t.test('reconcile offers the store flags and its own, not Kafka\'s', async (t) => {
@@ -33,4 +33,10 @@ t.test('ingest offers Kafka, registry and workers beside the store', async (t) =
   const got = flags(await help('ingest'));
   for (const f of ['--brokers', '--group', '--registry', '--workers', '--http-port', '--data', '--until-idle']) t.ok(got.includes(f), `offers ${f}`);
   t.notOk(got.includes('--from'), 'no reconcile flag');
+});
+
+t.test('sql offers the store flags and its own, not Kafka\'s', async (t) => {
+  const got = flags(await help('sql'));
+  for (const f of ['--format', '--allow-writes', '--data', '--clickhouse-url', '--database', '--config']) t.ok(got.includes(f), `offers ${f}`);
+  for (const f of ['--brokers', '--group', '--registry', '--workers', '--http-port']) t.notOk(got.includes(f), `does not offer ${f}`);
 });
