@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import avro from 'avsc';
@@ -17,7 +17,9 @@ import { goodInterval } from './bad-input/cases.js';
 import { buildContainer, buildContainerOf } from './bad-input/container-files.js';
 
 const dir = t.testdirName;
+rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
+t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 const good = join(dir, 'files-cmd-good.avro');
 writeFileSync(good, buildContainer('interval', Array.from({ length: 6 }, (_, b) => Array.from({ length: 50 }, (_, i) => goodInterval(b * 50 + i, { energy_wh: 10 + i })))).bytes);
 const status = avro.Type.forSchema({ type: 'record', name: 'MeterStatus', fields: [{ name: 'ok', type: 'boolean' }] });

@@ -34,6 +34,7 @@ void t.test('userQuery: the format as default_format, readonly unless writes are
 
 void t.test('embedded store: formats, writes refused unless allowed', async (t) => {
   const dir = join(t.testdirName, 'chdb');
+  rmSync(dir, { recursive: true, force: true });
   t.teardown(() => rmSync(t.testdirName, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   let store = await openStore({ kind: 'embedded', path: dir, database: 'pevmeter' });
   await store.migrate();
@@ -89,6 +90,8 @@ void t.test('ClickHouse server over HTTP: the same readonly refusal', async (t) 
 void t.test('the command: query on stdin, TabSeparatedWithNames in a pipe, exit codes', (t) => {
   const cli = join(packageRoot(), 'dist', 'cli.js');
   const data = join(t.testdirName, 'cli-chdb');
+  rmSync(data, { recursive: true, force: true });
+  t.teardown(() => rmSync(t.testdirName, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   const run = (args: string[], input?: string) => spawnSync(process.execPath, [cli, 'sql', '--data', data, ...args], { encoding: 'utf8', timeout: 60_000, ...(input !== undefined ? { input } : {}) });
   const migrate = spawnSync(process.execPath, [cli, 'migrate', '--data', data, '--log-level', 'error'], { encoding: 'utf8', timeout: 60_000 });
   t.equal(migrate.status, 0, 'migrated');

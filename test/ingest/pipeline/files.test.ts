@@ -8,7 +8,7 @@
  * names (a file's base name is its src_topic).
  */
 import t from 'tap';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import { openStore } from '../../../aggregate/store/connect.js';
@@ -22,8 +22,9 @@ import { goodInterval } from '../bad-input/cases.js';
 import { buildContainer, buildContainerOf } from '../bad-input/container-files.js';
 
 const dir = t.testdirName;
+rmSync(dir, { recursive: true, force: true });
 mkdirSync(join(dir, 'files'), { recursive: true });
-t.teardown(() => import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })));
+t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 
 const GOOD_RECORDS = 1_440;
 const BLOCK = 90;
