@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { packageRoot } from '../../schemas/index.js';
+import { rerunAdvice, servicePids, watchQuiet } from '../measure/quiet.js';
 import { runPeerBench, TOTAL_FAULTS, type PeerBenchOptions } from './index.js';
 import { renderTable } from './report.js';
 
@@ -36,7 +37,7 @@ function systems(v: string): ('peer' | 'ours')[] {
 
 interface Flags {
   records?: number; partitions?: number; recordsPerMessage?: number; seed?: string; exactRecords?: number; faultShare: number;
-  exactness: boolean; kcat: boolean; systems?: ('peer' | 'ours')[]; consumers?: number; workers?: number; keep: boolean; out: string;
+  exactness: boolean; kcat: boolean; systems?: ('peer' | 'ours')[]; consumers?: number; workers?: number; keep: boolean; out: string; allowBusy?: boolean;
   topic?: string; topicRecords?: number; topicMessages?: number;
 }
 
@@ -54,7 +55,8 @@ const program = new Command('bench:peer')
   .option('--consumers <n>', "the peer's kafka_num_consumers (default min(partitions, cores))", positiveInt('--consumers'))
   .option('--workers <n>', "pevmeter's decode workers (default: the product's default)", positiveInt('--workers'))
   .option('--keep', 'keep the chDB folders under .cache/bench-peer', false)
-  .option('--out <file>', 'where the JSON goes', join(packageRoot(), 'bench', 'results', 'peer.json'))
+  .option('--out <file>', 'where the JSON of a quiet run goes; a busy run writes peer-<run>.json beside it', join(packageRoot(), 'bench', 'results', 'peer.json'))
+  .option('--allow-busy', 'write --out even if other work shared the machine (the result says so)')
   .option('--topic <name>', 'a pre-produced interval topic instead of producing one (needs --topic-records)')
   .option('--topic-records <n>', 'interval records the --topic holds', positiveInt('--topic-records'))
   .option('--topic-messages <n>', 'messages the --topic holds (for kcat)', positiveInt('--topic-messages'))
@@ -77,11 +79,17 @@ const program = new Command('bench:peer')
       o.records = f.topicRecords;
       if (f.topicMessages !== undefined) o.messages = f.topicMessages;
     }
+    // Only a quiet run replaces the published figures (bench/measure/quiet.ts).
+    const watch = watchQuiet({ servicePids: servicePids() });
     const result = await runPeerBench(o);
-    const out = resolve(f.out);
+    const quiet = watch.stop();
+    const published = { ...result, quiet };
+    const requested = resolve(f.out);
+    const out = quiet.publishable || f.allowBusy === true ? requested : join(dirname(requested), `peer-${result.runId}.json`);
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(out, JSON.stringify(published, null, 2) + '\n');
     process.stdout.write(renderTable(result) + `\n\nwritten: ${out}\n`);
+    if (!quiet.publishable) process.stderr.write(`[bench:peer] ${rerunAdvice(quiet, 'npm run bench:peer')}${out === requested ? ' (written anyway: --allow-busy)' : ` ${requested} is unchanged.`}\n`);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
