@@ -102,6 +102,20 @@ export const rulesSchema = z
     }),
     adjustment: rule('warn', {}),
     unpriced: rule('hold', {}),
+    authFailed: rule('hold', {}),
+    outsideGrant: rule('warn', {
+      /** Energy in intervals wholly outside the granted schedule, under a delay, tolerated, Wh. */
+      toleranceWh: wh.default(0),
+    }),
+    enrollmentChange: rule('hold', {
+      /** Time of the session outside its enrollment's validity tolerated, seconds. */
+      toleranceS: seconds.default(0),
+    }),
+    meterMismatch: rule('hold', {}),
+    estimated: rule('warn', {
+      /** Intervals marked estimated or outage by the EUMD tolerated. */
+      maxIntervals: z.int().min(0).default(0),
+    }),
   })
   .prefault({});
 
@@ -189,7 +203,7 @@ export const DEFAULT_PROGRAMS = {
   'EV-TOU-OFFPEAK': {
     tariff: 'EV-TOU-2026',
     restrictedPeriods: ['peak'],
-    incentive: { creditPerKwh: '5', periods: ['off_peak', 'super_off_peak'], withheldOn: ['OFF_SCHEDULE'] },
+    incentive: { creditPerKwh: '5', periods: ['off_peak', 'super_off_peak'], withheldOn: ['OFF_SCHEDULE', 'OUTSIDE_GRANT'] },
   },
   'EV-FLAT': { tariff: 'EV-FLAT-2026', restrictedPeriods: [] },
 };

@@ -16,15 +16,17 @@
  * Deduplication follows the read views (002): per (session_id, seq) the first received copy
  * counts (smallest (src_partition, src_offset)); copies with other content are conflicts. The
  * per-interval rows of a session come as parallel arrays, compacted because the result's size is
- * much of a run's cost: seqs only when they are not 0..n-1 in order, lengths and qualities only
- * when not constant, starts as the first start and differences (none when each is the interval
- * length), registers as the first reading and differences (none when each is the interval's own
- * energy, as on a healthy meter), the offsets and hashes only for the sessions that have copies.
+ * much of a run's cost: seqs only when they are not 0..n-1 in order, lengths only when not
+ * constant, quality bits only where set (facts-validation.ts), starts as the first start and
+ * differences (none when each is the interval length), registers as the first reading and
+ * differences (none when each is the interval's own energy, as on a healthy meter), the offsets
+ * and hashes only for the sessions that have copies.
  */
 import type { ResultSet } from '@clickhouse/client';
 import type { Store } from '../aggregate/store/types.js';
 import type { EnrollmentFact, IntervalFact, Period, PeriodFilter, SessionFacts } from './types.js';
 import { TsvCursor } from './tsv-read.js';
+import { applyValidationFacts, readValidationFacts } from './facts-validation.js';
 
 const DAY_MS = 86_400_000;
 /** Sessions evaluated between two turns of the event loop (about 50 ms of work). */
@@ -47,7 +49,8 @@ SELECT
   e.pr.4, e.pr.5,
   e.en.4, e.en.5, e.en.6, e.en.7,
   v.reports, v.vehicle_wh, v.last_report_ms,
-  d.dead_negative, d.dead_clock, d.dead_total
+  d.dead_negative, d.dead_clock, d.dead_total,
+  i.eumds, i.q_seqs, i.q_bits, d.dead_payloads
 FROM
 (
   SELECT
@@ -70,7 +73,11 @@ FROM
     if(has_copies, groupArray(src_offset), []) AS offs,
     if(has_copies, groupArray(toString(content_hash)), []) AS hashes,
     min(interval_start) AS first_start,
-    max(interval_start + interval_s) AS last_end
+    max(interval_start + interval_s) AS last_end,
+    -- Validation facts (readValidationFacts): the meter, and the quality bits only where set.
+    arraySort(groupUniqArray(eumd_id)) AS eumds,
+    groupArrayIf(seq, quality != 0) AS q_seqs,
+    groupArrayIf(quality, quality != 0) AS q_bits
   FROM {db}.interval_raw
   WHERE session_id >= {lo:String} AND session_id < {hi:String}
     AND ((interval_start >= toDateTime({wfrom_s:Int64}, 'UTC') AND interval_start < toDateTime({wto_s:Int64}, 'UTC'))
@@ -115,7 +122,10 @@ LEFT JOIN
     session_id,
     uniqExactIf((src_topic, src_partition, src_offset, record_index), code IN ('${DEAD_NEGATIVE_CODES.join("', '")}')) AS dead_negative,
     uniqExactIf((src_topic, src_partition, src_offset, record_index), code IN ('${DEAD_CLOCK_CODES.join("', '")}')) AS dead_clock,
-    uniqExact((src_topic, src_partition, src_offset, record_index)) AS dead_total
+    uniqExact((src_topic, src_partition, src_offset, record_index)) AS dead_total,
+    -- Dead letters of the interval topic (whatever it is named: the topic interval_raw's rows came
+    -- from), but for a seq out of range, which names no slot of the session.
+    groupArrayIf(payload_base64, code != 'PEV_SEQ_RANGE' AND src_topic IN (SELECT DISTINCT src_topic FROM {db}.interval_raw WHERE session_id >= {lo:String} AND session_id < {hi:String})) AS dead_payloads
   FROM {db}.dead_letter
   WHERE session_id >= {lo:String} AND session_id < {hi:String}
   GROUP BY session_id
@@ -451,6 +461,7 @@ export class FactsReader {
     const deadNegative = r.int();
     const deadClock = r.int();
     const deadTotal = r.int();
+    const validation = readValidationFacts(r);
 
     // Arrays arrive compacted (see FACTS_SQL): seqs omitted when 0..n-1 in order; start and
     // length in one number (window offset * 65536 + length), as the first value and differences,
@@ -496,6 +507,7 @@ export class FactsReader {
     const esciPremiseId = this.enrollments.esciPremise(esciId, atMs, premiseIds);
     const premiseForEnrollment = esciPremiseId ?? premiseIds[0] ?? '';
     const enrollment = this.enrollments.enrollment(pevId, premiseForEnrollment, atMs);
+    const end = (kinds & 16) !== 0 ? { startMs: endStartMs, endMs: endEndMs, durationS: endDurationS, energyWh: endEnergyWh } : null;
     const fl = this.q.filters;
     if (fl.accountId !== undefined && fl.accountId !== '' && enrollment?.accountId !== fl.accountId) return null;
     if (fl.programId !== undefined && fl.programId !== '' && enrollment?.programId !== fl.programId) return null;
@@ -510,13 +522,14 @@ export class FactsReader {
       request: (kinds & 2) !== 0 ? { requestedWh, maxRateW } : null,
       grant: (kinds & 4) !== 0 ? { grantedWh, rateW, scheduleStartMs, scheduleEndMs, delayReason } : null,
       progress: (kinds & 8) !== 0 ? { runningWh: progressWh, intervals: progressIntervals } : null,
-      end: (kinds & 16) !== 0 ? { startMs: endStartMs, endMs: endEndMs, durationS: endDurationS, energyWh: endEnergyWh } : null,
+      end,
       vehicle: reports > 0 ? { reports, runningWh: vehicleWh, lastReportMs } : null,
       deadLetters: { negative: deadNegative, clock: deadClock, other: deadTotal - deadNegative - deadClock },
       firstEventMs: t0,
       lastEventMs: t1,
       enrollment,
       esciPremiseId,
+      ...applyValidationFacts(validation, intervals, (endMs) => this.enrollments.enrollment(pevId, premiseForEnrollment, endMs - 1), sessionId, end, t1),
     };
   }
 }

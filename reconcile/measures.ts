@@ -73,7 +73,7 @@ export function measure(f: SessionFacts): SessionMeasures {
   }
 
   // Missing intervals: seqs before the first, skips between, and the tail the last Progress
-  // count says existed. A skip counts the larger of the seqs and the interval slots its time
+  // count (or the last dead-lettered seq: a refused interval is a missing one) says existed. A skip counts the larger of the seqs and the interval slots its time
   // spans. Consecutive seqs with time between them are not missing data but wrong timestamps
   // (CLOCK): an EUMD reports every interval of a session, zero-energy ones included.
   const gapRanges: [number, number][] = [];
@@ -108,7 +108,7 @@ export function measure(f: SessionFacts): SessionMeasures {
       }
     }
     const last = iv[n - 1]!;
-    const tail = (f.progress?.intervals ?? 0) - (last.seq + 1);
+    const tail = Math.max(f.progress?.intervals ?? 0, lastDeadSeq(f) + 1) - (last.seq + 1);
     if (tail > 0) {
       missing += tail;
       const lastEnd = last.startMs + last.lenS * 1000;
@@ -116,7 +116,7 @@ export function measure(f: SessionFacts): SessionMeasures {
     }
   } else {
     // No interval at all: nothing to bill from, however the session ended.
-    missing = Math.max(1, f.progress?.intervals ?? 0);
+    missing = Math.max(1, f.progress?.intervals ?? 0, lastDeadSeq(f) + 1);
   }
 
   // Register segments, the sum check over contiguous runs, and the timeline.
@@ -181,4 +181,10 @@ export function measure(f: SessionFacts): SessionMeasures {
     runIntervalWh,
     pieces,
   };
+}
+
+/** The highest seq among the session's dead-lettered intervals; -1 for none. */
+function lastDeadSeq(f: SessionFacts): number {
+  const d = f.deadIntervalSeqs;
+  return d.length > 0 ? d[d.length - 1]! : -1;
 }

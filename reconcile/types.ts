@@ -24,6 +24,11 @@ export const FLAG_CODES = [
   'OFF_SCHEDULE',
   'ADJUSTMENT',
   'UNPRICED',
+  'AUTH_FAILED',
+  'OUTSIDE_GRANT',
+  'ENROLLMENT_CHANGE',
+  'METER_MISMATCH',
+  'ESTIMATED',
 ] as const;
 export type FlagCode = (typeof FLAG_CODES)[number];
 
@@ -48,7 +53,7 @@ export interface IntervalFact {
   lenS: number;
   energyWh: number;
   registerWh: number;
-  /** The EUMD's quality bits; no rule reads them and facts.ts does not fetch them (0). */
+  /** The EUMD's quality bits (QUALITY_BITS): 1 estimated, 2 clock adjusted, 4 register reset seen, 8 outage. */
   quality: number;
   /** Distinct contents received for this seq: above 1 is a conflict. */
   copies: number;
@@ -94,6 +99,27 @@ export interface SessionFacts {
   enrollment: EnrollmentFact | null;
   /** Premise the ESCI belongs to by enrollment, valid at the session start; null when unknown. */
   esciPremiseId: string | null;
+  /** Distinct EUMD IDs the session's intervals carry, sorted. */
+  eumdIds: string[];
+  /** Distinct seqs of the session's dead-lettered intervals whose record could be read, sorted. */
+  deadIntervalSeqs: number[];
+  /** The PEV's enrollment at the same premise valid at the session's last instant (see sessionEndMs). */
+  enrollmentAtEnd: EnrollmentFact | null;
+}
+
+/** The EUMD quality bits (schemas/avro/eumd-interval.avsc). */
+export const QUALITY_ESTIMATED = 1;
+export const QUALITY_OUTAGE = 8;
+
+/**
+ * The end of a session for enrollment validity: the later of its last interval's end and its end
+ * summary's end; the first event when it has neither. Facts and rules both use it, so the
+ * enrollment looked up at the end and the rule comparing against it agree.
+ */
+export function sessionEndMs(f: Pick<SessionFacts, 'intervals' | 'end' | 'lastEventMs'>): number {
+  let end = f.end?.endMs ?? 0;
+  for (const x of f.intervals) end = Math.max(end, x.startMs + x.lenS * 1000);
+  return end > 0 ? end : f.lastEventMs;
 }
 
 /** A stretch of the session's energy timeline: [startMs, endMs) holding wh. */
@@ -111,7 +137,7 @@ export interface SessionMeasures {
   startMs: number;
   endMs: number;
   seen: number;
-  /** Intervals the session should have: max(last seq + 1, last Progress count). */
+  /** Intervals the session should have: max(last seq + 1, last Progress count, last dead-lettered seq + 1). */
   expected: number;
   /** Missing intervals: seq skips (or the time they span, if larger) plus the tail after the last one received. */
   missing: number;

@@ -4,14 +4,19 @@
  */
 import type { RulesConfig } from '../config.js';
 import type { Flag, SessionFacts, SessionMeasures } from '../types.js';
+import { authFailed } from './auth-failed.js';
 import { clock } from './clock.js';
 import { duplicateConflict } from './duplicate-conflict.js';
+import { enrollmentChange } from './enrollment-change.js';
 import { esciMismatch } from './esci-mismatch.js';
+import { estimated } from './estimated.js';
 import { exceedsGrant } from './exceeds-grant.js';
 import { gap } from './gap.js';
+import { meterMismatch } from './meter-mismatch.js';
 import { negative } from './negative.js';
 import { notEnrolled } from './not-enrolled.js';
 import { offSchedule } from './off-schedule.js';
+import { outsideGrant } from './outside-grant.js';
 import { premiseMismatch } from './premise-mismatch.js';
 import { qualityGate } from './quality-gate.js';
 import { registerReset } from './register-reset.js';
@@ -44,6 +49,11 @@ export const RULES: readonly AnyRule[] = [
   exceedsGrant,
   offSchedule,
   unpriced,
+  authFailed,
+  outsideGrant,
+  enrollmentChange,
+  meterMismatch,
+  estimated,
 ];
 
 export function evaluateRules(f: SessionFacts, m: SessionMeasures, rules: RulesConfig, ctx: RuleContext): Flag[] {

@@ -5,7 +5,8 @@ import { reconcilePeriod } from '../../reconcile/run.js';
 import type { Period, PeriodFilter, SessionFacts } from '../../reconcile/types.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { tempStore } from '../helpers/services.js';
-import { DEFAULT_IDS, Fixture, T0, sid } from './fixtures.js';
+import { DEFAULT_IDS, Fixture, T0, intervalPayload, sid } from './fixtures.js';
+import { measure } from '../../reconcile/measures.js';
 
 const PERIOD: Period = { fromMs: Date.UTC(2026, 9, 1, 7), toMs: Date.UTC(2026, 10, 1, 7) };
 const ASOF = Date.UTC(2026, 10, 2);
@@ -100,6 +101,42 @@ void t.test('facts from the store', async (t) => {
   t.same([...(await readAll(store, { premiseId: 'P000000002' })).keys()].sort(), [sid(2), sid(3)], 'premise filter: any record of the session');
   t.same([...(await readAll(store, { pevId: '3HGCM82633A004352' })).keys()], [sid(4)], 'PEV filter');
   t.same([...(await readAll(store, {}, { fromMs: PERIOD.fromMs - 86_400_000, toMs: PERIOD.fromMs })).keys()].sort(), [sid(5), sid(6)], 'the day before the period');
+});
+
+void t.test('validation facts: the meter, quality bits, dead-lettered seqs, the enrollment at the end', async (t) => {
+  const store = await tempStore(t, { database: 'rfactsval' });
+  const PEV4 = '4HGCM82633A004352';
+  const ids4 = { pevId: PEV4, premiseId: 'P000000004', esciId: 'ESCI-0000000D', eumdId: 'EUMD-0000000D' };
+  const fx = new Fixture()
+    .enroll()
+    // Enrolled until 5 minutes into sid(22), renewed then into another program.
+    .enroll({ ...ids4, accountId: 'A000000004', validToMs: T0 + 5 * 60_000 })
+    .enroll({ ...ids4, accountId: 'A000000004', programId: 'EV-FLAT', tariffId: 'EV-FLAT-2026', validFromMs: T0 + 5 * 60_000 });
+  fx.session({ sessionId: sid(20), energies: e(6), eumdId: 'EUMD-0000000Z', quality: { 2: 1, 3: 8 } });
+  // The last two intervals refused: one read from Kafka (framed), one from a container file (bare).
+  fx.session({ sessionId: sid(21), energies: e(12), drop: [10, 11], progress: { runningWh: 1000, intervals: 10 } });
+  fx.deadLetter(sid(21), 'PEV_FUTURE_TIME', 1, intervalPayload(sid(21), 10, true));
+  fx.deadLetter(sid(21), 'PEV_NEGATIVE_ENERGY', 1, intervalPayload(sid(21), 11, false));
+  // Not counted: another session's record, a seq out of range, and a payload that is no record.
+  fx.deadLetter(sid(21), 'PEV_NEGATIVE_ENERGY', 1, intervalPayload(sid(99), 12, true));
+  fx.deadLetter(sid(21), 'PEV_SEQ_RANGE', 1, intervalPayload(sid(21), 10_000_001, true));
+  fx.deadLetter(sid(21), 'PEV_TRUNCATED', 1, new Uint8Array([0, 0, 0]));
+  fx.session({ sessionId: sid(22), energies: e(10), ...ids4 });
+  await fx.write(store);
+
+  const all = await readAll(store);
+  const s20 = all.get(sid(20))!;
+  t.same(s20.eumdIds, ['EUMD-0000000Z'], 'the EUMD the intervals name');
+  t.same(s20.intervals.map((x) => x.quality), [0, 0, 1, 8, 0, 0], 'quality bits by seq');
+  const s21 = all.get(sid(21))!;
+  t.same(s21.deadIntervalSeqs, [10, 11], 'dead-lettered seqs read from framed and bare payloads');
+  t.same(s21.deadLetters, { negative: 2, clock: 1, other: 2 });
+  t.equal(measure(s21).missing, 2, 'the refused tail is missing');
+  t.same(all.get(sid(1)) ?? null, null);
+  const s22 = all.get(sid(22))!;
+  t.match(s22.enrollment, { programId: 'EV-TOU-OFFPEAK', validToMs: T0 + 5 * 60_000 });
+  t.match(s22.enrollmentAtEnd, { programId: 'EV-FLAT', validFromMs: T0 + 5 * 60_000 });
+  t.equal(all.get(sid(20))!.enrollmentAtEnd?.validFromMs, Date.UTC(2025, 0, 1), 'an open enrollment is the same at both ends');
 });
 
 void t.test('injection strings in every filter are data: no rows, no error, tables intact', async (t) => {

@@ -5,6 +5,8 @@
 import { escapeTsv } from '../../aggregate/store/tsv.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { INSERT_COLUMNS, type RawTable } from '../../schemas/tables.js';
+import { latestSchema } from '../../schemas/index.js';
+import { FRAME_HEADER_BYTES, writeFrameHeader } from '../../ingest/codec/framing.js';
 
 export const T0 = Date.UTC(2026, 9, 5, 5, 0, 0); // 2026-10-04 22:00 PDT
 
@@ -27,6 +29,8 @@ export interface SessionSpec {
   lens?: Record<number, number>;
   /** Indexes not delivered. */
   drop?: number[];
+  /** EUMD quality bits by index (0 elsewhere). */
+  quality?: Record<number, number>;
   /** Later copies: index and the energy they carry (same energy: a resend). */
   copies?: { index: number; energyWh: number }[];
   plugInMs?: number;
@@ -94,8 +98,10 @@ export class Fixture {
     return this;
   }
 
-  deadLetter(sessionId: string, code: string, n = 1): this {
-    for (let i = 0; i < n; i++) this.rows.dead_letter.push(['pev.eumd-interval', 0, this.offset++, 0, code, `${code} in test`, sessionId, '', 0]);
+  /** `payload`: the refused record as ingest keeps it (see intervalPayload), none by default. */
+  deadLetter(sessionId: string, code: string, n = 1, payload: Uint8Array = new Uint8Array(0)): this {
+    const base64 = Buffer.from(payload).toString('base64');
+    for (let i = 0; i < n; i++) this.rows.dead_letter.push(['pev.eumd-interval', 0, this.offset++, 0, code, `${code} in test`, sessionId, base64, 0]);
     return this;
   }
 
@@ -119,7 +125,7 @@ export class Fixture {
     }
     const total = s.energies.reduce((a, b) => a + b, 0);
     const interval = (k: number, energy: number): Value[] => [
-      s.sessionId, s.seqs?.[k] ?? k, esci, eumd, premise, pev, Math.floor(starts[k]! / 1000), s.lens?.[k] ?? L, energy, regs[k]!, 0,
+      s.sessionId, s.seqs?.[k] ?? k, esci, eumd, premise, pev, Math.floor(starts[k]! / 1000), s.lens?.[k] ?? L, energy, regs[k]!, s.quality?.[k] ?? 0,
       'pev.eumd-interval', 0, this.offset++, 0,
     ];
     for (let k = 0; k < n; k++) if (!drop.has(k)) this.rows.interval_raw.push(interval(k, s.energies[k]!));
@@ -187,4 +193,20 @@ export class Fixture {
 /** A session ID from a number: 'S-' and 16 lower-case hex digits. */
 export function sid(n: number): string {
   return 'S-' + n.toString(16).padStart(16, '0');
+}
+
+/**
+ * An interval record of the default IDs as a dead letter carries it: Confluent-framed as read
+ * from Kafka, or the bare Avro body as read from a container file.
+ */
+export function intervalPayload(sessionId: string, seq: number, framed: boolean): Uint8Array {
+  const schema = latestSchema('interval');
+  const body = schema.type.toBuffer({
+    session_id: sessionId, seq, esci_id: DEFAULT_IDS.esciId, eumd_id: DEFAULT_IDS.eumdId, premise_id: DEFAULT_IDS.premiseId, pev_id: DEFAULT_IDS.pevId,
+    interval_start: T0 + seq * 60_000, interval_s: 60, energy_wh: -5, register_wh: 1_000_000, quality: 0,
+  });
+  if (!framed) return body;
+  const out = Buffer.alloc(FRAME_HEADER_BYTES + body.length);
+  body.copy(out, writeFrameHeader(out, 0, schema.id));
+  return out;
 }

@@ -57,6 +57,9 @@ export function clean(o: CleanOptions = {}): SessionFacts {
     lastEventMs: end + 2_000,
     enrollment: { ...ENROLLMENT },
     esciPremiseId: ENROLLMENT.premiseId,
+    eumdIds: [ENROLLMENT.eumdId],
+    deadIntervalSeqs: [],
+    enrollmentAtEnd: { ...ENROLLMENT },
   };
 }
 

@@ -161,6 +161,7 @@ void t.test('a session over local midnight and the period end: split at both, pr
   });
   const withheld = priceSplit(cal, split.inside, program, ['OFF_SCHEDULE']);
   t.equal(withheld.totalMinor, 89, 'OFF_SCHEDULE withholds the credit');
+  t.equal(priceSplit(cal, split.inside, program, ['OUTSIDE_GRANT']).totalMinor, 89, 'OUTSIDE_GRANT withholds the credit too');
   t.equal(withheld.lines.length, 1);
   t.end();
 });
