@@ -144,6 +144,7 @@ export interface FleetManifest {
 
 /** Preliminary-plan facts that decide which faults a session can carry. */
 const FLAG_OFF_SCHEDULE_OK = 1;
+const FLAG_DEMAND_RESPONSE = 2;
 
 /** The order faults are handed out in: the pickiest kinds first, so they find their sessions. */
 const ASSIGN_ORDER: { kind: FaultKind; variant: number }[] = [
@@ -194,6 +195,8 @@ export class Fleet {
   private readonly sDeparture: Float64Array;
   private readonly sFault: Int8Array;
   private readonly sVariant: Uint8Array;
+  /** enrollment_ends: per premise, when its enrollment ends (inside the session) and when it is renewed. */
+  private readonly enrollmentCuts = new Map<number, { endMs: number; renewMs: number }>();
   private stream:
     | { queue: TimeQueue<SessionStream>; enrollment: number; enrollments: Enrollment[]; next: number; onSession: ((truth: SessionTruth) => void) | undefined }
     | undefined;
@@ -255,6 +258,7 @@ export class Fleet {
       // 16:00-20:00 then charges on-peak for at least an hour.
       const h = this.cal.localHour(this.sPlugIn[i]!);
       if (prem.tou && plan.delay === 'OFF_PEAK' && h >= ON_PEAK_START_HOUR && h < ON_PEAK_END_HOUR - 1) sFlags[i] = FLAG_OFF_SCHEDULE_OK;
+      if (plan.delay === 'DEMAND_RESPONSE') sFlags[i] = sFlags[i]! | FLAG_DEMAND_RESPONSE;
     }
 
     // 2. Faults.
@@ -262,6 +266,7 @@ export class Fleet {
     this.sVariant = new Uint8Array(count);
     this.faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
     this.assignFaults(sN, sFlags);
+    this.cutEnrollments();
 
     this.topicCounts = {
       interval: { messages: 0, records: 0, bytes: 0 },
@@ -312,9 +317,22 @@ export class Fleet {
     };
   }
 
-  /** Enrollment records, one per premise, in premise order. */
+  /**
+   * Enrollment records, one per premise, in premise order; two for a premise whose enrollment an
+   * enrollment_ends session cuts (the first ends inside that session, the renewal starts after it).
+   */
   enrollments(): Enrollment[] {
-    return this.premises.map((p) => ({
+    return this.premises.flatMap((p) => this.premiseEnrollments(p));
+  }
+
+  private premiseEnrollments(p: Premise): Enrollment[] {
+    const cut = this.enrollmentCuts.get(p.index);
+    const first = this.enrollment(p, p.validFrom, cut?.endMs ?? null);
+    return cut === undefined ? [first] : [first, this.enrollment(p, cut.renewMs, null)];
+  }
+
+  private enrollment(p: Premise, validFrom: number, validTo: number | null): Enrollment {
+    return {
       pev_id: p.pevId,
       premise_id: p.premiseId,
       account_id: p.accountId,
@@ -322,10 +340,10 @@ export class Fleet {
       tariff_id: p.tariffId,
       esci_id: p.esciId,
       eumd_id: p.eumdId,
-      valid_from: p.validFrom,
-      valid_to: null,
+      valid_from: validFrom,
+      valid_to: validTo === null ? null : { long: validTo },
       rated_power_w: p.ratedW,
-    }));
+    };
   }
 
   /**
@@ -493,10 +511,14 @@ export class Fleet {
     const S = this.sessionCount;
     const order = this.root.fork('faults').shuffle(Array.from({ length: S }, (_, i) => i));
     const ve = this.vehicleEvery;
+    const cutPremises = new Set<number>();
     const eligible = (kind: FaultKind, variant: number, i: number): boolean => {
       const n = sN[i]!;
       switch (kind) {
         case 'off_schedule': return (sFlags[i]! & FLAG_OFF_SCHEDULE_OK) !== 0;
+        case 'dr_violation': return (sFlags[i]! & FLAG_DEMAND_RESPONSE) !== 0;
+        // One cut enrollment per premise: a second would end the renewal of the first.
+        case 'enrollment_ends': return n >= 4 && !cutPremises.has(this.sPremise[i]!);
         // One missing interval must stay under the QUALITY_GATE share, with margin.
         case 'future_time':
         case 'negative_interval': return n >= 12;
@@ -506,7 +528,8 @@ export class Fleet {
         case 'clock_skew':
         case 'register_reset': return n >= 4;
         case 'conflict':
-        case 'spike': return n >= 3;
+        case 'spike':
+        case 'estimated_intervals': return n >= 3;
         case 'resend': return n >= 2;
         default: return n >= 1;
       }
@@ -521,6 +544,7 @@ export class Fleet {
         if (this.sFault[i] !== -1 || !eligible(kind, variant, i)) continue;
         this.sFault[i] = faultIndex(kind);
         this.sVariant[i] = variant;
+        if (kind === 'enrollment_ends') cutPremises.add(this.sPremise[i]!);
         got++;
       }
       if (got < want) {
@@ -537,6 +561,23 @@ export class Fleet {
     for (let i = 0; i < S; i++) if (this.sFault[i] === malformed) this.sVariant[i] = ordinal++ % MALFORMED_CODES.length;
   }
 
+  /**
+   * enrollment_ends: the premise's enrollment ends halfway through the session's charging (whole
+   * second) and is renewed 15 minutes after its departure, before the premise's next plug-in
+   * (at least 30 minutes later) and after its last interval (at most 15 minutes long) has ended.
+   */
+  private cutEnrollments(): void {
+    const kind = faultIndex('enrollment_ends');
+    for (let i = 0; i < this.sessionCount; i++) {
+      if (this.sFault[i] !== kind) continue;
+      const plan = this.planCharge(i, false);
+      this.enrollmentCuts.set(this.sPremise[i]!, {
+        endMs: wholeSecond((plan.cs + plan.ce) / 2),
+        renewMs: this.sDeparture[i]! + 15 * 60_000,
+      });
+    }
+  }
+
   // ---------------------------------------------------------------- materializing
 
   /** Builds session i (session/build.ts), hands its truth over, and returns its stream. */
@@ -547,6 +588,7 @@ export class Fleet {
       index: i,
       premise: this.premises[p]!,
       otherPremiseId: this.ids.premiseId((p + 1) % Math.max(this.options.premises, 2)),
+      otherEumdId: this.ids.eumdId((p + 1) % Math.max(this.options.premises, 2)),
       plugIn: this.sPlugIn[i]!,
       departure: this.sDeparture[i]!,
       fault: faultIdx >= 0 ? FAULT_KINDS[faultIdx]! : null,
@@ -713,7 +755,8 @@ function encodeBody(c: SessionStream, fields: Float64Array, at: number, buf: Buf
     pos = writeLong(buf, pos, c.intervalS);
     pos = writeLongAt(buf, pos, fields, at + 3);
     pos = writeLongAt(buf, pos, fields, at + 4);
-    // quality: 0
+    // quality: 0 but for an estimated_intervals session's marked seqs.
+    if (c.quality !== null) return writeLong(buf, pos, c.quality.get(fields[at + 1]!) ?? 0);
     buf[pos] = 0;
     return pos + 1;
   }

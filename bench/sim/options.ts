@@ -25,6 +25,14 @@ export const FAULT_KINDS = [
   'spike',
   'off_schedule',
   'malformed',
+  // The use case's validation conditions (issue 19). Last, and share 0 by default: fault
+  // assignment walks the kinds in order over one shuffle, so kinds added after the others leave
+  // every existing seed's sessions, and bytes, as they were.
+  'auth_failed',
+  'dr_violation',
+  'enrollment_ends',
+  'foreign_meter',
+  'estimated_intervals',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -57,6 +65,11 @@ export const FAULT_FLAGS: Record<FaultKind, readonly FlagCode[]> = {
   spike: ['SPIKE'],
   off_schedule: ['OFF_SCHEDULE'],
   malformed: [],
+  auth_failed: ['AUTH_FAILED'],
+  dr_violation: ['OUTSIDE_GRANT'],
+  enrollment_ends: ['ENROLLMENT_CHANGE'],
+  foreign_meter: ['METER_MISMATCH'],
+  estimated_intervals: ['ESTIMATED'],
 };
 
 /** The three message-level corruptions of `malformed`, by the dead-letter code ingest gives them. */
@@ -70,7 +83,9 @@ export const GAP_QUALITY_GATE_SHARE = 0.1;
 
 /**
  * Small shares, 7.1% of sessions in all, so that a 10,000-session run holds every kind at least
- * 30 times while more than 90% of sessions stay clean.
+ * 30 times while more than 90% of sessions stay clean. The validation kinds default to 0, so the
+ * default fleet of a seed is byte for byte what it was before they existed; VALIDATION_FAULT_SHARES
+ * turns them on.
  */
 export const defaultFaultShares: Readonly<Record<FaultKind, number>> = {
   resend: 0.005,
@@ -91,6 +106,20 @@ export const defaultFaultShares: Readonly<Record<FaultKind, number>> = {
   spike: 0.003,
   off_schedule: 0.004,
   malformed: 0.003,
+  auth_failed: 0,
+  dr_violation: 0,
+  enrollment_ends: 0,
+  foreign_meter: 0,
+  estimated_intervals: 0,
+};
+
+/** Shares for the validation kinds, on top of the defaults (the ground-truth test uses them). */
+export const VALIDATION_FAULT_SHARES: Readonly<Partial<Record<FaultKind, number>>> = {
+  auth_failed: 0.003,
+  dr_violation: 0.003,
+  enrollment_ends: 0.003,
+  foreign_meter: 0.003,
+  estimated_intervals: 0.003,
 };
 
 export const INTERVAL_LENGTHS = [15, 30, 60, 300, 900] as const;

@@ -3,7 +3,7 @@
  * Avro container files and truth.jsonl (bench/sim), the file ingest stores them through the real
  * decode pool and sink (ingest/pipeline/files.ts), and the period is reconciled with the default
  * configuration. Over at least 10,000 sessions, at least 5% of them faulted, every fault kind
- * present:
+ * present (the validation kinds, share 0 by default, turned on):
  *   - every injected fault is flagged with its code (recall 1 for every code);
  *   - no clean session is flagged (resend, out_of_order and malformed are clean by definition:
  *     read-time dedup and the dead-letter path absorb them);
@@ -17,7 +17,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../aggregate/store/connect.js';
 import { writeFleetFiles } from '../../bench/sim/file-writer.js';
-import { FAULT_KINDS, type SessionTruth } from '../../bench/sim/fleet.js';
+import { FAULT_KINDS, VALIDATION_FAULT_SHARES, defaultFaultShares, type SessionTruth } from '../../bench/sim/fleet.js';
 import { loadConfig } from '../../schemas/config.js';
 import { createLogger } from '../../ingest/log.js';
 import { ingestFiles } from '../../ingest/pipeline/files.js';
@@ -37,7 +37,7 @@ void t.test('reconciliation against the simulator ground truth', async (t) => {
   rmSync(dir, { recursive: true, force: true });
   const fleetDir = join(dir, 'fleet');
   const data = join(dir, 'chdb');
-  const sim = await writeFleetFiles({ seed: 'reconcile-ground-truth', premises: PREMISES, from: FROM, to: FROM + DAYS * DAY, intervalS: 60, truthMinutes: false }, fleetDir);
+  const sim = await writeFleetFiles({ seed: 'reconcile-ground-truth', premises: PREMISES, from: FROM, to: FROM + DAYS * DAY, intervalS: 60, truthMinutes: false, faults: { ...defaultFaultShares, ...VALIDATION_FAULT_SHARES } }, fleetDir);
   t.comment(`simulated ${JSON.stringify(sim).slice(0, 300)}`);
 
   const cfg = loadConfig({ env: {}, flags: { 'store.path': data, 'store.database': 'groundtruth', 'log.level': 'silent', 'http.port': 0 } });

@@ -16,6 +16,7 @@
  */
 import { intervalPrefix, vehiclePrefix, encodeStrings } from '../avro-write.js';
 import { FAULT_FLAGS, type FlagCode } from '../options.js';
+import { QUALITY_ESTIMATED } from '../../../reconcile/types.js';
 import { GAP_LARGE, deliveryFaults } from './delivery-faults.js';
 import { deliveryPlan } from './delivery-plan.js';
 import { flattenPlan, flattenSingles, groupMessages } from './layout.js';
@@ -28,12 +29,13 @@ import type { BuiltSession, SessionContext, SessionSpec, SessionStream, SessionT
 /** Builds the session: its stream for fleet.ts and its ground truth. */
 export function buildSession(ctx: SessionContext, spec: SessionSpec): BuiltSession {
   const { premise: prem, fault } = spec;
-  const plan = planCharge(ctx, prem, spec.plugIn, spec.departure, spec.rng.fork('plan'), fault === 'off_schedule');
+  const plan = planCharge(ctx, prem, spec.plugIn, spec.departure, spec.rng.fork('plan'), fault === 'off_schedule', fault === 'dr_violation');
   const fr = spec.rng.fork('fault');
   const dr = spec.rng.fork('deliver');
   const sessionId = 'S-' + spec.rng.fork('id').hex(16);
   const pevId = fault === 'not_enrolled' ? ctx.ids.vin(ctx.options.premises + spec.index, fr.fork('visitor')) : prem.pevId;
   const reportedPremise = fault === 'wrong_premise' ? spec.otherPremiseId : prem.premiseId;
+  const eumdId = fault === 'foreign_meter' ? spec.otherEumdId : prem.eumdId;
   const detail: Record<string, unknown> = {};
 
   const m = meter(ctx, spec, plan, fr, detail);
@@ -58,13 +60,14 @@ export function buildSession(ctx: SessionContext, spec: SessionSpec): BuiltSessi
   const stream: SessionStream = {
     index: spec.index,
     esciId: prem.esciId,
-    intervalPrefix: intervalPrefix(prem.esciId, prem.eumdId, reportedPremise, pevId, sessionId),
+    intervalPrefix: intervalPrefix(prem.esciId, eumdId, reportedPremise, pevId, sessionId),
     vehiclePrefix: vehiclePrefix(sessionId, pevId, prem.esciId),
     eventHead: encodeStrings(sessionId),
     eventIds: encodeStrings(prem.esciId, reportedPremise, pevId),
     intervalS: ctx.options.intervalS,
     events: ev.events,
     malformed,
+    quality: fault === 'estimated_intervals' ? estimatedSeqs(plan.n, fr, detail) : null,
     plan: plan2,
     pos: 0,
   };
@@ -84,6 +87,14 @@ export function buildSession(ctx: SessionContext, spec: SessionSpec): BuiltSessi
   const flags: FlagCode[] = fault ? [...FAULT_FLAGS[fault]] : [];
   if (fault === 'gap' && spec.variant === GAP_LARGE) flags.push('QUALITY_GATE');
   if (fault === 'not_enrolled') Object.assign(detail, { pev_id: pevId });
+  if (fault === 'auth_failed') Object.assign(detail, { binding: 'AUTH_FAILED' });
+  if (fault === 'foreign_meter') Object.assign(detail, { eumd_id: eumdId, enrolled_eumd_id: prem.eumdId });
+  if (fault === 'dr_violation') {
+    // Energy of the intervals wholly before the granted start: what OUTSIDE_GRANT must report.
+    let beforeWh = 0;
+    for (let k = 0; k < n; k++) if (m.start[k]! + ctx.intervalMs <= plan.scheduleStart) beforeWh += m.energy[k]!;
+    Object.assign(detail, { schedule_start_ms: plan.scheduleStart, charge_start_ms: plan.cs, outside_wh: beforeWh });
+  }
   if (fault === 'wrong_premise') Object.assign(detail, { reported_premise_id: reportedPremise });
   const truth: SessionTruth = {
     session_id: sessionId,
@@ -116,4 +127,17 @@ export function buildSession(ctx: SessionContext, spec: SessionSpec): BuiltSessi
   };
   attachMinutes(truth, minutes);
   return { stream, truth, registerAfter: m.registerAfter, intervals: n };
+}
+
+/**
+ * estimated_intervals: one to three intervals, never the first or the last, that the EUMD marks
+ * estimated (quality bit 1). Their energy stays the register's, so the bill does not change.
+ */
+function estimatedSeqs(n: number, fr: SessionSpec['rng'], detail: Record<string, unknown>): Map<number, number> {
+  const count = Math.min(n - 2, fr.int(1, 3));
+  const first = fr.int(1, n - 1 - count);
+  const q = new Map<number, number>();
+  for (let k = first; k < first + count; k++) q.set(k, QUALITY_ESTIMATED);
+  Object.assign(detail, { estimated_seqs: [...q.keys()] });
+  return q;
 }

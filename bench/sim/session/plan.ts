@@ -14,7 +14,9 @@ export const ON_PEAK_END_HOUR = 21;
  * Steps 1-7 of a session up to the power curve. A pure function of its inputs: the fleet's
  * preliminary plan (for fault eligibility) and the materialized one agree.
  */
-export function planCharge(ctx: SessionContext, prem: Premise, plugIn: number, departure: number, r: Rng, offSchedule: boolean): ChargePlan {
+export function planCharge(
+  ctx: SessionContext, prem: Premise, plugIn: number, departure: number, r: Rng, offSchedule: boolean, ignoreDemandResponse = false,
+): ChargePlan {
   const cal = ctx.cal;
   const startEventMs = plugIn + r.int(5, 30) * 1000;
   const requestEventMs = startEventMs + r.int(1, 3) * 1000;
@@ -55,11 +57,15 @@ export function planCharge(ctx: SessionContext, prem: Premise, plugIn: number, d
       delay = u < 0.04 ? 'DEMAND_RESPONSE' : 'RANDOM_DELAY';
     }
   }
+  // dr_violation: the grant says wait for the demand-response event to pass, the charger starts
+  // anyway; the schedule sent is the granted one, the energy and the window it fits are the same.
+  const scheduleStart = cs;
+  if (ignoreDemandResponse && delay === 'DEMAND_RESPONSE') cs -= drDelayMs;
   const power = rateW * k;
   const f = 1 - taperShare;
   // Seconds of charging per Wh of a session of this shape: constant phase, then the taper.
   const secondsPerWh = 3600 * (f / power + (2 * (1 - f)) / (power * (1 + m)));
-  const windowS = Math.max(0, (scheduleEnd - cs) / 1000);
+  const windowS = Math.max(0, (scheduleEnd - scheduleStart) / 1000);
   const grantedWh = Math.max(1, Math.min(requestedWh, Math.floor(windowS / secondsPerWh)));
   // Half a Wh under the grant: the integer register delta can then never exceed the grant.
   const energy = grantedWh - 0.5;
@@ -72,7 +78,7 @@ export function planCharge(ctx: SessionContext, prem: Premise, plugIn: number, d
   const n = Math.ceil(ce / I) - firstSlot;
   return {
     startEventMs, requestEventMs, availableEventMs, requestedWh, grantedWh, rateW,
-    scheduleStart: cs, scheduleEnd, delay, cs, ce, power, f, m, energy, t1, taper, total, n, firstSlot,
+    scheduleStart, scheduleEnd, delay, cs, ce, power, f, m, energy, t1, taper, total, n, firstSlot,
   };
 }
 

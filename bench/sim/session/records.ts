@@ -32,7 +32,7 @@ export function sessionEvents(
   const event = (seq: number, time: number, body: SessionEvent['body']): void => {
     events.push({ session_id: ids.sessionId, event_seq: seq, esci_id: ids.esciId, premise_id: ids.premiseId, pev_id: ids.pevId, event_time: time, body });
   };
-  event(0, plan.startEventMs, { 'pevmeter.v1.SessionStart': { connection: prem.connection, binding: 'BOUND', plug_in_time: spec.plugIn } });
+  event(0, plan.startEventMs, { 'pevmeter.v1.SessionStart': { connection: prem.connection, binding: spec.fault === 'auth_failed' ? 'AUTH_FAILED' : 'BOUND', plug_in_time: spec.plugIn } });
   event(1, plan.requestEventMs, { 'pevmeter.v1.EnergyRequest': { requested_wh: plan.requestedWh, max_rate_w: prem.vehicleMaxW, departure_time: spec.departure } });
   event(2, plan.availableEventMs, {
     'pevmeter.v1.EnergyAvailable': {

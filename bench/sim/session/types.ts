@@ -141,6 +141,8 @@ export interface SessionStream {
   /** Session events other than Progress, by event index (ref of IT_EVENT records). */
   events: SessionEvent[];
   malformed: Malformed[];
+  /** EUMD quality bits by seq (estimated_intervals); null when every interval's are 0. */
+  quality: Map<number, number> | null;
   /**
    * The session's messages in delivery order, flattened into one array that streaming reads
    * front to back, so a message costs a cache line or two however many sessions are in flight
@@ -175,6 +177,8 @@ export interface SessionSpec {
   premise: Premise;
   /** The premise that a wrong_premise ESCI reports instead. */
   otherPremiseId: string;
+  /** The EUMD whose intervals a foreign_meter session carries (the next premise's). */
+  otherEumdId: string;
   plugIn: number;
   departure: number;
   fault: FaultKind | null;

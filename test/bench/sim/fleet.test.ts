@@ -7,7 +7,7 @@ import t from 'tap';
 import { latestSchema, type EumdInterval, type SessionEnd, type SessionStart, type EnergyAvailable } from '../../../schemas/index.js';
 import { readSchemaId } from '../../../ingest/codec/framing.js';
 import {
-  FAULT_FLAGS, FAULT_KINDS, MALFORMED_CODES, UNKNOWN_SCHEMA_ID, Fleet, defaultFaultShares, simulateFleet,
+  FAULT_FLAGS, FAULT_KINDS, MALFORMED_CODES, UNKNOWN_SCHEMA_ID, VALIDATION_FAULT_SHARES, Fleet, defaultFaultShares, simulateFleet,
   type FaultKind, type SessionTruth, type SimMessage,
 } from '../../../bench/sim/fleet.js';
 import { Collector, FUTURE, countedIntervals, decodeFramed, localHourOf, type SessionView } from './decode.js';
@@ -48,7 +48,9 @@ void t.test('the run: sessions, truth lines and counts agree', (t) => {
   t.equal(main.truths.length, S);
   t.equal(new Set(main.truths.map((x) => x.session_id)).size, S, 'session IDs are unique');
   t.equal(main.data.sessions.size, S, 'every session delivered something');
-  t.equal(main.data.enrollments.length, OPTIONS.premises);
+  // One enrollment per premise, and a renewal where an enrollment_ends session cut the first.
+  t.equal(new Set(main.data.enrollments.map((e) => e.premise_id)).size, OPTIONS.premises);
+  t.equal(main.data.enrollments.length, OPTIONS.premises + main.fleet.faultCounts.enrollment_ends);
   const c = main.fleet.counts;
   let records = 0;
   for (const m of main.messages) if (!m.malformed) records += m.records;
@@ -238,6 +240,12 @@ void t.test('every fault kind shows in the output, on exactly its sessions; clea
       mark('off_schedule', onPeak);
     }
     mark('malformed', malformedSessions.has(index));
+    mark('auth_failed', start!.binding === 'AUTH_FAILED');
+    mark('foreign_meter', v.intervals.some((d) => d.record.eumd_id !== enrollment.eumd_id));
+    mark('estimated_intervals', v.intervals.some((d) => (d.record.quality & 1) !== 0));
+    mark('dr_violation', avail!.delay_reason === 'DEMAND_RESPONSE' && seqs.some((k) => bySeq(k)!.energy_wh > 0 && bySeq(k)!.interval_start + I * 1000 <= avail!.schedule_start));
+    const lastEnd = bySeq(maxSeq)!.interval_start + I * 1000;
+    mark('enrollment_ends', main.data.enrollments.some((e) => e.pev_id === tr.pev_id && e.valid_to !== null && e.valid_from <= start!.plug_in_time && start!.plug_in_time < e.valid_to.long && e.valid_to.long < lastEnd));
     // Clean sessions: the end summary matches the intervals in energy and duration.
     if (end && tr.faults.length === 0) {
       t.equal(end.duration_s, Math.round((end.end_time - end.start_time) / 1000));
@@ -320,12 +328,15 @@ void t.test('records per message: the same records and truth, packed by ESCI and
   t.end();
 });
 
-void t.test('default shares: every kind in a 10,000-session run, more than 5% of sessions faulted', (t) => {
-  const fleet = new Fleet({ premises: 1750, seed: 'defaults' });
+void t.test('default shares (and the validation kinds): every kind in a 10,000-session run, more than 5% of sessions faulted', (t) => {
+  // The validation kinds default to 0 (so a seed's default fleet keeps its bytes): turned on here.
+  for (const kind of Object.keys(VALIDATION_FAULT_SHARES)) t.equal(defaultFaultShares[kind as FaultKind], 0, `${kind} defaults to 0`);
+  const shares = { ...defaultFaultShares, ...VALIDATION_FAULT_SHARES };
+  const fleet = new Fleet({ premises: 1750, seed: 'defaults', faults: shares });
   t.ok(fleet.sessionCount >= 10_000, `${fleet.sessionCount} sessions`);
   let faulted = 0;
   for (const kind of FAULT_KINDS) {
-    t.equal(fleet.faultCounts[kind], Math.round(defaultFaultShares[kind] * fleet.sessionCount), kind);
+    t.equal(fleet.faultCounts[kind], Math.round(shares[kind] * fleet.sessionCount), kind);
     t.ok(fleet.faultCounts[kind] >= 20, `${kind}: ${fleet.faultCounts[kind]}`);
     faulted += fleet.faultCounts[kind];
   }
