@@ -53,7 +53,7 @@ export interface IntervalFact {
   lenS: number;
   energyWh: number;
   registerWh: number;
-  /** The EUMD's quality bits (QUALITY_BITS): 1 estimated, 2 clock adjusted, 4 register reset seen, 8 outage. */
+  /** The EUMD's quality bits: 1 estimated, 2 clock adjusted, 4 register reset seen, 8 outage (ESTIMATED reads 1 and 8). */
   quality: number;
   /** Distinct contents received for this seq: above 1 is a conflict. */
   copies: number;
