@@ -73,9 +73,10 @@ export function measure(f: SessionFacts): SessionMeasures {
   }
 
   // Missing intervals: seqs before the first, skips between, and the tail the last Progress
-  // count (or the last dead-lettered seq: a refused interval is a missing one) says existed. A skip counts the larger of the seqs and the interval slots its time
-  // spans. Consecutive seqs with time between them are not missing data but wrong timestamps
-  // (CLOCK): an EUMD reports every interval of a session, zero-energy ones included.
+  // count (or the last dead-lettered seq: a refused interval is a missing one) says existed. A
+  // skip counts the larger of the seqs and the interval slots its time spans. Consecutive seqs
+  // with time between them are not missing data but wrong timestamps (CLOCK): an EUMD reports
+  // every interval of a session, zero-energy ones included.
   const gapRanges: [number, number][] = [];
   let missing = 0;
   let overlaps = 0;
