@@ -8,7 +8,14 @@
  *   pev-record-index                                            position in a multi-record message
  *   pev-error-code                                              stable PEV_ code (docs/errors.md)
  *   pev-error-message                                           what was wrong, naming the field
- * The value is the original message value, unchanged.
+ *                                                               (cut at 1,000 characters)
+ *   pev-payload-omitted                                         only when the value was left out
+ * The value is the offending bytes: the bad record's frame, or the rest of the message from a
+ * record that could not be framed, cut at 256 KiB (the message then says "payload cut"). A letter
+ * must always fit the dead-letter topic, or one poison message would stop the partition for good:
+ * if the broker still refuses it as too large (a topic with a smaller max.message.bytes), it is
+ * sent again without value and key, with `pev-payload-omitted`; the origin headers still point to
+ * the original message. A key longer than 1 KiB is left out the same way.
  *
  * Redelivery after a crash may produce a dead letter twice; consumers of the dead-letter topic
  * deduplicate by the origin headers (the ClickHouse dead_letter table does so by its key).
@@ -33,7 +40,17 @@ export interface DeadLetterSink {
   close(): Promise<void>;
 }
 
-type Pending = { resolve: () => void; reject: (e: Error) => void };
+type Pending = { resolve: () => void; reject: (e: Error) => void; tooLarge: () => void };
+
+/** librdkafka's RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, locally or from the broker. */
+const MSG_SIZE_TOO_LARGE = 10;
+const MAX_KEY_BYTES = 1024;
+
+/** node-rdkafka reports the broker's refusal with code -1 and only the text to tell it by. */
+function isTooLarge(err: unknown): boolean {
+  return (err as { code?: unknown }).code === MSG_SIZE_TOO_LARGE || /message size too large/i.test((err as Error).message ?? '');
+}
+const MAX_MESSAGE_CHARS = 1000;
 
 export class KafkaDeadLetterSink implements DeadLetterSink {
   private readonly producer: Kafka.Producer;
@@ -55,7 +72,8 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     this.producer.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => {
       const p = report.opaque as Pending | undefined;
       if (!p) return;
-      if (err) p.reject(new PevmeterError('PEV_DLQ_WRITE', `dead-letter topic ${this.topic}: delivery failed: ${err.message}`, { retryable: true }));
+      if (err && isTooLarge(err)) p.tooLarge();
+      else if (err) p.reject(new PevmeterError('PEV_DLQ_WRITE', `dead-letter topic ${this.topic}: delivery failed: ${err.message}`, { retryable: true }));
       else p.resolve();
     });
     this.ready = new Promise((resolve, reject) => {
@@ -91,23 +109,35 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
   async send(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     await this.ready;
-    const acks: Promise<void>[] = [];
-    for (const l of letters) {
-      acks.push(
-        new Promise<void>((resolve, reject) => {
-          const headers = [
-            { 'pev-origin-topic': l.originTopic },
-            { 'pev-origin-partition': String(l.originPartition) },
-            { 'pev-origin-offset': String(l.originOffset) },
-            { 'pev-record-index': String(l.recordIndex) },
-            { 'pev-error-code': l.code },
-            { 'pev-error-message': l.message },
-          ];
-          this.producer.produce(this.topic, null, l.value, l.key ?? undefined, Date.now(), { resolve, reject } satisfies Pending, headers);
-        }),
-      );
-    }
-    await Promise.all(acks);
+    await Promise.all(letters.map((l) => this.sendOne(l, false)));
+  }
+
+  private sendOne(l: DeadLetter, omitPayload: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const message = l.message.length > MAX_MESSAGE_CHARS ? `${l.message.slice(0, MAX_MESSAGE_CHARS)}...` : l.message;
+      const headers: Record<string, string>[] = [
+        { 'pev-origin-topic': l.originTopic },
+        { 'pev-origin-partition': String(l.originPartition) },
+        { 'pev-origin-offset': String(l.originOffset) },
+        { 'pev-record-index': String(l.recordIndex) },
+        { 'pev-error-code': l.code },
+        { 'pev-error-message': message },
+      ];
+      const keyBytes = l.key === null ? 0 : typeof l.key === 'string' ? Buffer.byteLength(l.key) : l.key.length;
+      const key = omitPayload || keyBytes > MAX_KEY_BYTES ? undefined : l.key ?? undefined;
+      if (omitPayload) headers.push({ 'pev-payload-omitted': `${l.value?.length ?? 0} bytes refused as too large by the dead-letter topic` });
+      const tooLarge = () => {
+        if (omitPayload) reject(new PevmeterError('PEV_DLQ_WRITE', `dead-letter topic ${this.topic}: a letter without payload is still too large`, { retryable: true }));
+        else this.sendOne(l, true).then(resolve, reject);
+      };
+      try {
+        this.producer.produce(this.topic, null, omitPayload ? null : l.value, key, Date.now(), { resolve, reject, tooLarge } satisfies Pending, headers);
+      } catch (err) {
+        // The producer's own size check (message.max.bytes) throws instead of reporting.
+        if (isTooLarge(err)) tooLarge();
+        else reject(new PevmeterError('PEV_DLQ_WRITE', `dead-letter topic ${this.topic}: ${(err as Error).message}`, { retryable: true }));
+      }
+    });
   }
 
   async close(): Promise<void> {

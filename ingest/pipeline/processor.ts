@@ -180,10 +180,15 @@ export class KafkaUnitProcessor implements UnitProcessor {
       records += result.stats.records;
       this.metrics.recordsIn.inc({ topic: slice.topic }, result.stats.records);
       const dead = result.dead;
+      const payload = Buffer.from(dead.payload.buffer, dead.payload.byteOffset, dead.payload.byteLength);
       for (let i = 0; i < dead.count; i++) {
         const msg = slice.messages[first + dead.messageIndex[i]!]!;
         const code = dead.code[i]!;
         this.metrics.deadLetters.inc({ code });
+        // The letter carries the bytes the worker blamed (one record, or the rest of the message
+        // from a framing failure), already cut to DEAD_PAYLOAD_MAX_BYTES: never the whole message,
+        // which may be larger than the dead-letter topic takes, once per bad record.
+        const from = i === 0 ? 0 : dead.payloadEnds[i - 1]!;
         letters.push({
           originTopic: slice.topic,
           originPartition: slice.partition,
@@ -191,7 +196,7 @@ export class KafkaUnitProcessor implements UnitProcessor {
           recordIndex: dead.recordIndex[i]!,
           code,
           message: dead.text[i]!,
-          value: msg.value,
+          value: payload.subarray(from, dead.payloadEnds[i]!),
           key: msg.key ?? null,
         });
       }

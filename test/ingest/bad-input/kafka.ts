@@ -20,13 +20,13 @@ export interface Produced extends OutMessage {
   offset: number;
 }
 
-/** Creates topics (fails if one exists: names are unique per run). */
-export async function createTopics(brokers: string, topics: readonly { name: string; partitions: number }[]): Promise<void> {
+/** Creates topics (fails if one exists: names are unique per run); `config` is topic-level settings. */
+export async function createTopics(brokers: string, topics: readonly { name: string; partitions: number; config?: Record<string, string> }[]): Promise<void> {
   const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers, 'client.id': 'pevmeter-test-admin' });
   try {
     for (const t of topics) {
       await new Promise<void>((resolve, reject) => {
-        admin.createTopic({ topic: t.name, num_partitions: t.partitions, replication_factor: 1 }, 20_000, (err: LibrdKafkaError | null | undefined) =>
+        admin.createTopic({ topic: t.name, num_partitions: t.partitions, replication_factor: 1, ...(t.config ? { config: t.config } : {}) }, 20_000, (err: LibrdKafkaError | null | undefined) =>
           err ? reject(new Error(`create topic ${t.name}: ${err.message}`)) : resolve(),
         );
       });
