@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { PevmeterError } from './schemas/errors.js';
 import { registerSqlCommand } from './aggregate/command.js';
+import { scrubSecrets } from './schemas/scrub.js';
 import { registerIngestCommands } from './ingest/command.js';
 import { registerReconcileCommand } from './reconcile/command.js';
 import { registerRunCommand } from './bench/sim/run-command.js';
@@ -23,12 +24,18 @@ registerSimulateCommand(program);
 registerReconcileCommand(program);
 registerSqlCommand(program);
 
+/** The secrets the environment holds (PEVMETER_*PASSWORD, *TOKEN): the CLI's last line of defence. */
+function envSecrets(): string[] {
+  return Object.entries(process.env).filter(([k, v]) => /^PEVMETER_.*(PASSWORD|TOKEN)$/.test(k) && v).map(([, v]) => v!);
+}
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof PevmeterError) {
-    process.stderr.write(`pevmeter: ${err.code}: ${err.message}\n`);
+    // Errors are scrubbed where they are made; this catches what a library put in a message.
+    process.stderr.write(`pevmeter: ${err.code}: ${scrubSecrets(err.message, envSecrets())}\n`);
     process.exitCode = err.code === 'PEV_CONFIG' || err.code === 'PEV_INPUT' ? 64 : 1;
   } else {
-    process.stderr.write(`pevmeter: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`pevmeter: ${scrubSecrets((err as Error).stack ?? String(err), envSecrets())}\n`);
     process.exitCode = 1;
   }
 });

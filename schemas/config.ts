@@ -51,7 +51,8 @@ export const configSchema = z.strictObject({
       /** Folder chDB persists to (embedded). */
       path: z.string().min(1).default('.data/chdb'),
       url: z.url().default('http://127.0.0.1:8123'),
-      username: z.string().default('default'),
+      /** '' = the URL's user, else `default`. */
+      username: z.string().default(''),
       password: z.string().default(''),
       database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a ClickHouse identifier: letters, digits, _').default('pevmeter'),
       caCertPath: z.string().optional(),

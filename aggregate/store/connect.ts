@@ -77,7 +77,7 @@ function openEmbedded(path: string): Embedded {
   };
 }
 
-function openHttp(options: Extract<StoreOptions, { kind: 'http' }>): { client: ClickHouseClient; password: string } {
+function openHttp(options: Extract<StoreOptions, { kind: 'http' }>): { client: ClickHouseClient; secrets: string[] } {
   let url: URL;
   try {
     url = new URL(options.url);
@@ -87,10 +87,10 @@ function openHttp(options: Extract<StoreOptions, { kind: 'http' }>): { client: C
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`store url: protocol ${url.protocol} is not http: or https:`);
   }
-  // Credentials in the URL are accepted as defaults but removed from it, so the URL the client
-  // keeps (and may print) never carries the password.
-  const username = options.username !== '' ? options.username : decodeURIComponent(url.username);
-  const password = options.password !== '' ? options.password : decodeURIComponent(url.password);
+  // Credentials in the URL are accepted but removed from it, so the URL the client keeps (and
+  // may print) never carries the password. The URL's user is the user: one given both there and
+  // as store.username must be the same one, or one user's password would go out as another's.
+  const { username, password, urlPassword } = credentialsOf(url, options);
   url.username = '';
   url.password = '';
   let ca: Buffer | undefined;
@@ -106,7 +106,7 @@ function openHttp(options: Extract<StoreOptions, { kind: 'http' }>): { client: C
   }
   const client = createClient({
     url: url.toString(),
-    username: username === '' ? 'default' : username,
+    username,
     password,
     request_timeout: options.requestTimeoutMs,
     // No compression either way: TSV inserts on a LAN are CPU-bound, not bandwidth-bound; and a
@@ -117,7 +117,33 @@ function openHttp(options: Extract<StoreOptions, { kind: 'http' }>): { client: C
     log: { level: ClickHouseLogLevel.OFF },
     ...(ca === undefined ? {} : { tls: { ca_cert: ca } }),
   });
-  return { client, password };
+  // The URL's password as written is scrubbed too: a server may echo it still %-encoded.
+  return { client, secrets: [password, urlPassword] };
+}
+
+/**
+ * The user and password to send. The URL's user wins over the default (`default`); a URL user
+ * or password that contradicts store.username or store.password is a configuration error.
+ */
+export function credentialsOf(url: URL, options: { username: string; password: string }): { username: string; password: string; urlPassword: string } {
+  let urlUser: string;
+  let urlPassword: string;
+  try {
+    urlUser = decodeURIComponent(url.username);
+    urlPassword = decodeURIComponent(url.password);
+  } catch {
+    throw new ConfigError('store url: the user info has a malformed %-escape');
+  }
+  if (urlUser !== '' && options.username !== '' && options.username !== urlUser) {
+    throw new ConfigError(
+      `store url names user ${JSON.stringify(urlUser)} and store.username (--clickhouse-user, PEVMETER_CLICKHOUSE_USER) names ${JSON.stringify(options.username)}: give the user once`,
+    );
+  }
+  if (urlPassword !== '' && options.password !== '' && options.password !== urlPassword) {
+    throw new ConfigError('store url carries a password and store.password (PEVMETER_CLICKHOUSE_PASSWORD) another one: give the password once');
+  }
+  const username = urlUser !== '' ? urlUser : options.username !== '' ? options.username : 'default';
+  return { username, password: options.password !== '' ? options.password : urlPassword, urlPassword: url.password };
 }
 
 /**
@@ -136,13 +162,13 @@ function open(options: StoreOptions): Store {
     throw new ConfigError(`store database ${JSON.stringify(db)} must be an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)`);
   }
   let client: ClickHouseClient;
-  let password: string | undefined;
+  let secrets: string[] = [];
   let release = (): void => {};
   let rawInsert: Embedded['rawInsert'] | undefined;
   if (options.kind === 'embedded') {
     ({ client, release, rawInsert } = openEmbedded(options.path));
   } else {
-    ({ client, password } = openHttp(options));
+    ({ client, secrets } = openHttp(options));
   }
   const kind = options.kind;
   let closed = false;
@@ -152,7 +178,7 @@ function open(options: StoreOptions): Store {
     kind,
     client,
     migrate(): Promise<MigrationResult> {
-      return runMigrations(client, db, password);
+      return runMigrations(client, db, secrets);
     },
     insertTsv(table: RawTable, chunks: readonly Uint8Array[]): Promise<void> {
       const columns = (INSERT_COLUMNS as Partial<Record<string, readonly string[]>>)[table];
@@ -184,7 +210,7 @@ function open(options: StoreOptions): Store {
           });
         }
       } catch (err) {
-        throw toStoreError(err, `insert of ${bytes} bytes into ${db}.${table}`, password);
+        throw toStoreError(err, `insert of ${bytes} bytes into ${db}.${table}`, secrets);
       }
     },
     async select<T>(query: string, params?: Record<string, unknown>): Promise<T[]> {
@@ -201,7 +227,7 @@ function open(options: StoreOptions): Store {
         return await rs.json<T>();
       } catch (err) {
         const head = sql.replace(/\s+/g, ' ').trim().slice(0, 120);
-        throw toStoreError(err, `select on ${db} (${head})`, password);
+        throw toStoreError(err, `select on ${db} (${head})`, secrets);
       }
     },
     async close(): Promise<void> {

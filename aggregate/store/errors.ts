@@ -6,6 +6,7 @@
  * user, malformed rows), retrying would loop forever, so it is not.
  */
 import { PevmeterError } from '../../schemas/errors.js';
+import { scrubSecrets } from '../../schemas/scrub.js';
 
 /** The store failed a write. `retryable` decides between pausing and halting. */
 export class StoreError extends PevmeterError {
@@ -86,12 +87,6 @@ function errnoOf(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Replaces every occurrence of the secret with `***`; a password never reaches a log line. */
-export function redact(text: string, secret: string | undefined): string {
-  if (!secret) return text;
-  return text.split(secret).join('***');
-}
-
 /** Whether the failure is worth retrying unchanged. Exported for the tests and for callers' metrics. */
 export function isRetryable(err: unknown): boolean {
   if (errnoOf(err) !== undefined) return true;
@@ -106,16 +101,18 @@ export function isRetryable(err: unknown): boolean {
 
 /**
  * A StoreError for a failed operation. `what` names the operation and table
- * (e.g. `insert into pevmeter.interval_raw`); the password is scrubbed from every text kept.
+ * (e.g. `insert into pevmeter.interval_raw`); credentials (`secrets`, in every form, and any
+ * URL password or auth header a server echoed) are scrubbed from every text kept.
  */
-export function toStoreError(err: unknown, what: string, password?: string): StoreError {
+export function toStoreError(err: unknown, what: string, secrets: readonly (string | undefined)[] = []): StoreError {
   if (err instanceof StoreError) return err;
   const retryable = isRetryable(err);
   const errno = errnoOf(err);
   const code = clickhouseCode(err);
   const raw = err instanceof Error ? err.message : String(err);
   // 18.16 appends `, e.what() = DB::Exception`; the first line carries the reason.
-  let reason = redact(raw, password).split('\n')[0]?.replace(/, e\.what\(\) = DB::Exception\s*$/, '').trim() ?? '';
+  const clean = scrubSecrets(raw, secrets);
+  let reason = clean.split('\n')[0]?.replace(/, e\.what\(\) = DB::Exception\s*$/, '').trim() ?? '';
   if (reason.length > 500) reason = reason.slice(0, 500) + '...';
   if (code !== undefined && !/\bCode: \d+/.test(reason)) {
     // The client already parsed `Code: N ... (TYPE)` out of the text: put both back for the reader.
@@ -128,7 +125,7 @@ export function toStoreError(err: unknown, what: string, password?: string): Sto
   const detail = errno !== undefined && !reason.includes(errno) ? `${errno}: ${reason}` : reason;
   const message = `${what} failed (${retryable ? 'retryable' : 'not retryable'}): ${detail}`;
   // The cause keeps the code and errno for debugging but never the unredacted text.
-  const cause = Object.assign(new Error(redact(raw, password)), {
+  const cause = Object.assign(new Error(clean), {
     ...(code === undefined ? {} : { clickhouseCode: code }),
     ...(errno === undefined ? {} : { errno }),
   });

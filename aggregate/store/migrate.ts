@@ -75,14 +75,14 @@ const RACE_CODES = new Set([57, 82]);
 export async function runMigrations(
   client: ClickHouseClient,
   db: string,
-  password: string | undefined,
+  secrets: readonly string[],
 ): Promise<MigrationResult> {
   if (!isIdentifier(db)) throw new Error(`runMigrations: database ${JSON.stringify(db)} is not an identifier`);
   const step = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
     } catch (err) {
-      throw toStoreError(err, what, password);
+      throw toStoreError(err, what, secrets);
     }
   };
   const command = async (what: string, query: string): Promise<void> => {

@@ -110,8 +110,17 @@ export class RegistryHttp {
     this.maxBackoffMs = positiveInt('maxBackoffMs', options.maxBackoffMs, 5000);
     const connections = positiveInt('connections', options.connections, 4, 1);
     this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
-    const user = options.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
-    const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
+    const urlUser = url.username ? decodeURIComponent(url.username) : undefined;
+    const urlPassword = url.password ? decodeURIComponent(url.password) : undefined;
+    // Credentials given twice must agree, or one user's password would go out as another's.
+    if (urlUser !== undefined && options.username !== undefined && options.username !== urlUser) {
+      throw new ConfigError('registry.url names a user and registry.username another: give the user once');
+    }
+    if (urlPassword !== undefined && options.password !== undefined && options.password !== urlPassword) {
+      throw new ConfigError('registry.url carries a password and registry.password another: give the password once');
+    }
+    const user = urlUser ?? options.username;
+    const password = options.password ?? urlPassword;
     if (options.token !== undefined && user !== undefined) throw new ConfigError('registry.token and registry.username are exclusive: use one kind of credentials');
     if (options.token !== undefined) {
       if (!options.token) throw new ConfigError('registry.token is empty');

@@ -21,7 +21,7 @@ import { inspect } from 'node:util';
 import { openStore } from '../../aggregate/store/connect.js';
 import { loadConfig, redactedConfig } from '../../schemas/config.js';
 import { HttpSchemaResolver } from '../../ingest/registry/http.js';
-import { scrubSecrets } from '../../ingest/log.js';
+import { scrubSecrets } from '../../schemas/scrub.js';
 import { secretsOf } from '../../ingest/service.js';
 import { localSchemas } from '../../schemas/index.js';
 import { clickhouseServer, kafkaBrokers, brokerRun } from '../helpers/services.js';
@@ -206,7 +206,7 @@ void t.test('a server (or proxy) that echoes the password in its error: the echo
     const r = await runCli([...args, '--clickhouse-url', url, '--clickhouse-user', USERS.clickhouse], { env: { ...env }, metricsPort: ops, timeoutMs: 120_000 });
     t.equal(r.code, 1, `${what}: exits 1`);
     t.match(r.stderr, /pevmeter: PEV_STORE_REJECTED: .*Authentication failed/, `${what}: the reason is kept`);
-    t.match(r.stderr, /pevmeter: PEV_STORE_REJECTED: .*\*\*\*/, `${what}: the echoed password was there, and was replaced`);
+    t.match(r.stderr, /pevmeter: PEV_STORE_REJECTED: .*\[redacted\]/, `${what}: the echoed password was there, and was replaced`);
     checkNoLeak(t, r, `${what}, echoed by the server`);
   }
 });
