@@ -120,7 +120,7 @@ export async function runIngestService(cfg: Config, o: IngestServiceOptions = {}
   let pool: DecodePool | undefined;
   let dlq: KafkaDeadLetterSink | undefined;
   let consumer: IngestConsumer | undefined;
-  const resolver = createSchemaResolver(cfg.registry.url ? { url: cfg.registry.url, ...(cfg.registry.username ? { username: cfg.registry.username } : {}), ...(cfg.registry.password ? { password: cfg.registry.password } : {}), ...(cfg.registry.token ? { token: cfg.registry.token } : {}), timeoutMs: cfg.registry.timeoutMs } : undefined);
+  const resolver = createSchemaResolver(cfg.registry.url ? { url: cfg.registry.url, ...(cfg.registry.username ? { username: cfg.registry.username } : {}), ...(cfg.registry.password ? { password: cfg.registry.password } : {}), ...(cfg.registry.token ? { token: cfg.registry.token } : {}), timeoutMs: cfg.registry.timeoutMs, maxResponseBytes: cfg.registry.maxResponseBytes } : undefined);
   try {
     store = await openMigratedStore(cfg, log, stop.signal);
     pool = createDecodePool({ threads: cfg.pipeline.workers, maxQueue: cfg.pipeline.workers * 64 });

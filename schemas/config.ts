@@ -43,6 +43,8 @@ export const configSchema = z.strictObject({
       password: z.string().optional(),
       token: z.string().optional(),
       timeoutMs: z.int().min(100).max(120_000).default(5_000),
+      /** Largest answer read from the registry; a larger one is PEV_REGISTRY_TOO_LARGE. */
+      maxResponseBytes: z.int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     })
     .prefault({}),
   store: z

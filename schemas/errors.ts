@@ -34,6 +34,7 @@ export const OPERATIONAL_ERROR_CODES = [
   'PEV_CONFIG',
   'PEV_REGISTRY_UNAVAILABLE',
   'PEV_REGISTRY_RESPONSE',
+  'PEV_REGISTRY_TOO_LARGE',
   'PEV_STORE_UNAVAILABLE',
   'PEV_STORE_REJECTED',
   'PEV_STORE_LOCKED',
@@ -75,9 +76,11 @@ export class ConfigError extends PevmeterError {
   }
 }
 
+export type RegistryErrorCode = 'PEV_REGISTRY_UNAVAILABLE' | 'PEV_REGISTRY_RESPONSE' | 'PEV_REGISTRY_TOO_LARGE';
+
 /** The Schema Registry is down or answers something unusable: consumption pauses, nothing is dead-lettered. */
 export class RegistryError extends PevmeterError {
-  constructor(code: 'PEV_REGISTRY_UNAVAILABLE' | 'PEV_REGISTRY_RESPONSE', message: string, cause?: unknown) {
+  constructor(code: RegistryErrorCode, message: string, cause?: unknown) {
     super(code, message, { retryable: true, cause });
     this.name = 'RegistryError';
   }

@@ -6,7 +6,7 @@
  * server may echo the request, so the forms a client sends count as much as the raw value:
  *
  *   raw                  Zq9-secret
- *   URL-encoded          encodeURIComponent, encodeURI and form encoding (space as +)
+ *   URL-encoded          encodeURIComponent, encodeURI, strict RFC 3986 and form encoding
  *   JSON-escaped         as a JSON string body would hold it
  *   base64, any prefix   `Basic base64(user:secret)`, for whatever user: see base64Cores
  *   URL user info        scheme://user:anything@   (the password of any URL, configured or not)
@@ -46,6 +46,9 @@ export function secretForms(secret: string): string[] {
     encodeURIComponent(secret),
     encodeURI(secret),
     encodeURIComponent(secret).replace(/%20/g, '+'),
+    // Stricter encoders (URLSearchParams, RFC 3986 clients) also escape ! ' ( ) *.
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    encodeURIComponent(secret).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
     JSON.stringify(secret).slice(1, -1),
     ...base64Cores(secret),
   ]);

@@ -24,6 +24,7 @@
  */
 import { Pool } from 'undici';
 import { ConfigError, RegistryError } from '../../schemas/errors.js';
+import type { RegistryErrorCode } from '../../schemas/errors.js';
 import { localSchemas, parseSchema } from '../../schemas/index.js';
 import type { ResolvedSchema, SchemaResolver } from './types.js';
 
@@ -44,6 +45,12 @@ export interface HttpRegistryOptions {
   maxBackoffMs?: number;
   /** Keep-alive connections to the registry (default 4). */
   connections?: number;
+  /**
+   * Largest answer body read, bytes (default 4 MiB, DEFAULT_MAX_RESPONSE_BYTES). A larger one is
+   * PEV_REGISTRY_TOO_LARGE: read no further than the limit, the connection dropped, and not
+   * retried at once, so a registry that serves 300 MB costs at most this much per attempt.
+   */
+  maxResponseBytes?: number;
   /** How long a "does not exist" answer is cached, ms (default 30000). */
   notFoundCacheMs?: number;
   /** Told about every retry (for a log line); never given credentials. */
@@ -56,13 +63,13 @@ export interface RetryEvent {
   what: string;
   attempt: number;
   delayMs: number;
-  code: 'PEV_REGISTRY_UNAVAILABLE' | 'PEV_REGISTRY_RESPONSE';
+  code: RegistryErrorCode;
   message: string;
 }
 
 interface Failure {
   fail: true;
-  code: 'PEV_REGISTRY_UNAVAILABLE' | 'PEV_REGISTRY_RESPONSE';
+  code: RegistryErrorCode;
   message: string;
   /** Worth another attempt now (a server restarting, a proxy's error page)? */
   retry: boolean;
@@ -74,6 +81,24 @@ function failure(code: Failure['code'], message: string, retry: boolean): Failur
 
 function isFailure(v: unknown): v is Failure {
   return typeof v === 'object' && v !== null && (v as { fail?: unknown }).fail === true;
+}
+
+/** Our schemas are a few KiB; the largest real-world Avro schemas are well under a MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** The body as text, or undefined once it passes `max` bytes (the rest is never read). */
+async function readBounded(body: AsyncIterable<Buffer> & { destroy(): unknown }, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > max) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
 }
 
 function positiveInt(name: string, v: number | undefined, dflt: number, min = 0): number {
@@ -93,6 +118,7 @@ export class RegistryHttp {
   private readonly backoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
   private readonly onRetry: ((e: RetryEvent) => void) | undefined;
   private readonly random: () => number;
 
@@ -109,6 +135,7 @@ export class RegistryHttp {
     this.backoffMs = positiveInt('backoffMs', options.backoffMs, 200);
     this.maxBackoffMs = positiveInt('maxBackoffMs', options.maxBackoffMs, 5000);
     const connections = positiveInt('connections', options.connections, 4, 1);
+    this.maxResponseBytes = positiveInt('maxResponseBytes', options.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES, 1);
     this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
     const urlUser = url.username ? decodeURIComponent(url.username) : undefined;
     const urlPassword = url.password ? decodeURIComponent(url.password) : undefined;
@@ -157,8 +184,15 @@ export class RegistryHttp {
         const headers = body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/vnd.schemaregistry.v1+json' };
         // undici's own timeouts tick at about one second; the signal bounds an attempt exactly.
         const res = await this.pool.request({ method, path: this.prefix + path, headers, body: body ?? null, signal: AbortSignal.timeout(this.timeoutMs) });
-        const text = await res.body.text();
-        outcome = interpret(res.statusCode, text);
+        const declared = Number(res.headers['content-length']);
+        const text = declared > this.maxResponseBytes ? undefined : await readBounded(res.body, this.maxResponseBytes);
+        if (text === undefined) {
+          res.body.destroy();
+          const size = Number.isFinite(declared) ? `${declared} bytes` : 'more';
+          outcome = failure('PEV_REGISTRY_TOO_LARGE', `registry at ${this.endpoint} answered HTTP ${res.statusCode} with ${size}; the limit is ${this.maxResponseBytes} bytes (registry.maxResponseBytes)`, false);
+        } else {
+          outcome = interpret(res.statusCode, text);
+        }
       } catch (err) {
         const why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : networkText(err);
         outcome = failure('PEV_REGISTRY_UNAVAILABLE', `cannot reach the registry at ${this.endpoint}: ${why}`, true);
