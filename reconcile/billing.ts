@@ -18,8 +18,8 @@
  * freezes it. An export is therefore a delta file: the billing system applies each once.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { writeOutput } from './output.js';
 import type { Store } from '../aggregate/store/types.js';
 import { PevmeterError } from '../schemas/errors.js';
 import type { RulesConfig } from './config.js';
@@ -596,9 +596,16 @@ function csvValue(v: ExportedRecord[(typeof EXPORT_RECORD_FIELDS)[number]]): str
   return v;
 }
 
-function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+/**
+ * One CSV field. Spreadsheets run a cell that starts with = + - @ (or a tab or carriage return
+ * before one) as a formula: such text is prefixed with ' and quoted, as OWASP's CSV injection
+ * advice says. Numbers are written as numbers (a negative delta stays a number).
+ */
+export function csvField(v: string | number): string {
+  if (typeof v === 'number') return String(v);
+  const formula = /^[=+\-@\t\r]/.test(v);
+  const s = formula ? `'${v}` : v;
+  return formula || /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 export interface ExportOptions {
@@ -608,6 +615,8 @@ export interface ExportOptions {
    */
   mode?: 'pending' | 'all';
   nowMs?: number;
+  /** Replace an existing file (never a symbolic link); see reconcile/output.ts. */
+  force?: boolean;
 }
 
 /** Exports the current records of a period (optionally filtered) and freezes what it exported. */
@@ -689,7 +698,8 @@ export async function exportPeriod(
       }
     }
   }
-  writeFileSync(file, text);
+  // Written before the export is recorded: a file that cannot be written freezes nothing.
+  writeOutput(file, text, { force: opts.force === true, flag: '--out' });
   const exportId = randomUUID();
   await insertRows(
     store,

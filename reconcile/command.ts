@@ -8,7 +8,7 @@
  * summary as JSON. Progress on stderr: a bar on a terminal, JSON lines otherwise (--progress
  * overrides: bar, json, none).
  */
-import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { openStore, storeOptionsOf } from '../aggregate/store/connect.js';
@@ -17,6 +17,7 @@ import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cl
 import { PevmeterError } from '../schemas/errors.js';
 import { exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
 import { loadReconcileConfig, type ReconcileConfig } from './config.js';
+import { checkOutput, writeOutput } from './output.js';
 import { renderReport } from './report.js';
 import { summaryText } from './summary-text.js';
 import { parseInstant, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
@@ -35,6 +36,7 @@ export interface ReconcileFlags extends StoreFlags {
   export?: ExportFormat;
   out?: string;
   exportAll?: boolean;
+  force?: boolean;
   progress?: 'auto' | 'bar' | 'json' | 'none';
   json?: boolean;
 }
@@ -92,6 +94,13 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
   if ((flags.export === undefined) !== (flags.out === undefined)) {
     throw new PevmeterError('PEV_INPUT', '--export and --out go together: --export csv|json --out FILE');
   }
+  // Refused names are refused before any work: a run must not be wasted, nor records frozen.
+  const force = flags.force === true;
+  if (flags.report !== undefined) checkOutput(flags.report, { force, flag: '--report' });
+  if (flags.out !== undefined) checkOutput(flags.out, { force, flag: '--out' });
+  if (flags.report !== undefined && flags.out !== undefined && resolve(flags.report) === resolve(flags.out)) {
+    throw new PevmeterError('PEV_INPUT', '--report and --out name the same file');
+  }
   const cfg = given?.config ?? loadReconcileConfig(flags.reconcileConfig);
   let store = given?.store;
   const owned = store === undefined;
@@ -108,12 +117,12 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     progress.stop();
     let report: string | null = null;
     if (flags.report !== undefined) {
-      writeFileSync(flags.report, renderReport(summary));
+      writeOutput(flags.report, renderReport(summary), { force, flag: '--report' });
       report = flags.report;
     }
     let exported: ExportResult | null = null;
     if (flags.export !== undefined && flags.out !== undefined) {
-      exported = await exportPeriod(store, period, filters, flags.export, flags.out, { mode: flags.exportAll === true ? 'all' : 'pending' });
+      exported = await exportPeriod(store, period, filters, flags.export, flags.out, { mode: flags.exportAll === true ? 'all' : 'pending', force });
     }
     if (flags.json === true || io.stdout.isTTY !== true) {
       // The report's per-session samples stay out of the summary (undefined is not serialized).
@@ -152,6 +161,7 @@ export function registerReconcileCommand(program: Command): void {
       .option('--export <format>', 'export the period\'s pending records: csv or json (needs --out)', oneOf('--export', ['csv', 'json'] as const))
       .option('--out <file>', 'export file')
       .option('--export-all', 'export every current record, not only those not exported yet')
+      .option('--force', 'replace an existing --report or --out file (a symbolic link is refused all the same)')
       .option('--json', 'print the full run summary as JSON (the default when stdout is not a terminal)')
       .option('--progress <mode>', 'auto (bar on a terminal, JSON lines otherwise), bar, json or none', oneOf('--progress', ['auto', 'bar', 'json', 'none'] as const), 'auto'),
   ).action(async (flags: ReconcileFlags) => {

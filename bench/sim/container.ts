@@ -13,9 +13,16 @@
  * Each block is assembled in one buffer with room for its header in front, so a full block leaves
  * in a single write with no copy beyond the one that put the record in.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { writeAscii, writeLong } from './avro-write.js';
 import type { BodyWriter } from './fleet.js';
+
+/**
+ * Flags of every file the simulator writes into its --out folder: created or truncated, but a
+ * symbolic link in place of a file is refused (ELOOP) rather than followed to its target. The
+ * folder is the simulator's own and is rewritten on every run, so existing files are replaced.
+ */
+export const NO_FOLLOW_WRITE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 
 export const CONTAINER_MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]);
 export const SYNC_BYTES = 16;
@@ -44,7 +51,7 @@ export class ContainerWriter implements BodyWriter {
     this.blockBytes = blockBytes;
     this.block = Buffer.allocUnsafe(HEAD_ROOM + blockBytes + 4096 + SYNC_BYTES);
     this.stats = { path, records: 0, bytes: 0, blocks: 0 };
-    this.fd = openSync(path, 'w');
+    this.fd = openSync(path, NO_FOLLOW_WRITE, 0o644);
     const schema = Buffer.from(schemaJson, 'utf8');
     const head = Buffer.allocUnsafe(64 + schema.length);
     let pos = CONTAINER_MAGIC.copy(head, 0);

@@ -16,7 +16,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:f
 import { join } from 'node:path';
 import { RECORD_KINDS, TOPICS, latestSchema, type RecordKind } from '../../schemas/index.js';
 import { FRAME_HEADER_BYTES } from '../../ingest/codec/framing.js';
-import { ContainerWriter, SYNC_BYTES, type ContainerStats } from './container.js';
+import { ContainerWriter, NO_FOLLOW_WRITE, SYNC_BYTES, type ContainerStats } from './container.js';
 import { Fleet, MALFORMED_CODES, type FleetCounts, type FleetManifest, type FleetOptionsInput, type MalformedCode, type SessionTruth, type SimMessage } from './fleet.js';
 import { Rng } from './random.js';
 import { flatMinutes } from './session/minutes.js';
@@ -60,7 +60,7 @@ export class TruthFile {
   private pos = 0;
 
   constructor(path: string) {
-    this.fd = openSync(path, 'w');
+    this.fd = openSync(path, NO_FOLLOW_WRITE, 0o644);
   }
 
   write(t: SessionTruth): void {
@@ -304,7 +304,12 @@ export class FileSink {
         ? { ...this.skipped, reason: 'malformed messages are byte-level garbage; an Avro container file cannot hold them' }
         : null,
     };
-    writeFileSync(join(this.dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    const fd = openSync(join(this.dir, MANIFEST_FILE), NO_FOLLOW_WRITE, 0o644);
+    try {
+      writeFileSync(fd, JSON.stringify(manifest, null, 2) + '\n');
+    } finally {
+      closeSync(fd);
+    }
     return { files, manifest };
   }
 }

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { RECORD_KINDS, TOPICS } from '../../../schemas/index.js';
 import { FAULT_KINDS, type FaultKind, type SessionTruth } from '../../../bench/sim/fleet.js';
-import { FileSink, MANIFEST_FILE, TRUTH_FILE, TruthFile, containerFileName, writeFleetFiles, type FilesManifest } from '../../../bench/sim/file-writer.js';
+import { FileSink, MANIFEST_FILE, TRUTH_FILE, TruthFile, containerFileName, writeFleetFiles, writeFleetFilesSync, type FilesManifest } from '../../../bench/sim/file-writer.js';
 import { Fleet } from '../../../bench/sim/fleet.js';
 import { Collector, countedIntervals, readContainer } from './decode.js';
 
@@ -124,4 +124,17 @@ void t.test('container files decode to the truth: per session, the unique interv
   t.ok(exact > truths.length * 0.8, `${exact} sessions sum to their true energy`);
   for (const kind of FAULT_KINDS) t.equal(truths.filter((x) => x.faults.includes(kind)).length, Math.round(faults[kind] * truths.length), kind);
   t.equal(manifest.totals.interval_sum_wh, truths.reduce((a, x) => a + x.interval_sum_wh, 0));
+});
+
+void t.test('a symbolic link in the output folder is refused, not followed; the target is unchanged', (t) => {
+  const dir = t.testdir({ 'victim.txt': 'precious\n', out: {} });
+  for (const name of [TRUTH_FILE, containerFileName('interval')]) {
+    const out = join(dir, `out-${name}`);
+    mkdirSync(out);
+    symlinkSync(join(dir, 'victim.txt'), join(out, name));
+    t.throws(() => writeFleetFilesSync(OPTIONS, out), { code: 'ELOOP' }, `${name} as a link: refused (ELOOP)`);
+    t.ok(lstatSync(join(out, name)).isSymbolicLink(), `${name}: still a link`);
+  }
+  t.equal(readFileSync(join(dir, 'victim.txt'), 'utf8'), 'precious\n', 'the link target is unchanged');
+  t.end();
 });
