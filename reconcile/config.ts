@@ -29,7 +29,8 @@ const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const wallTime = z.string().regex(CLOCK, 'a local wall time HH:MM (00:00 to 24:00)');
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const periodName = z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'a period name: lower-case letters, digits and _');
-const programId = /^[A-Z0-9-]{1,32}$/;
+/** As ingest/decode/validate.ts ID_PATTERNS.program: no leading '-' (an option, a spreadsheet formula). */
+const programId = /^[A-Z0-9][A-Z0-9-]{0,31}$/;
 
 // Every option of a rule has a default, so an absent rule section means all defaults; the
 // generic shape hides that from the type of prefault's argument.
@@ -212,9 +213,9 @@ export const configSchema = z
   .strictObject({
     rules: rulesSchema,
     /** Giving `tariffs` replaces the built-in set (keys are tariff_id). */
-    tariffs: z.record(z.string().regex(programId, 'a tariff_id: [A-Z0-9-]{1,32}'), tariffSchema).prefault(DEFAULT_TARIFFS),
+    tariffs: z.record(z.string().regex(programId, 'a tariff_id: [A-Z0-9][A-Z0-9-]{0,31}'), tariffSchema).prefault(DEFAULT_TARIFFS),
     /** Giving `programs` replaces the built-in set (keys are program_id). */
-    programs: z.record(z.string().regex(programId, 'a program_id: [A-Z0-9-]{1,32}'), programSchema).prefault(DEFAULT_PROGRAMS),
+    programs: z.record(z.string().regex(programId, 'a program_id: [A-Z0-9][A-Z0-9-]{0,31}'), programSchema).prefault(DEFAULT_PROGRAMS),
     sessions: z
       .strictObject({
         /** Data of a session is read this many days either side of the period: the longest session reconciled whole. */

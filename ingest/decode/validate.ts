@@ -54,7 +54,7 @@ export const ID_PATTERNS = {
   esci: /^ESCI-[0-9A-F]{8}$/,
   eumd: /^EUMD-[0-9A-F]{8}$/,
   session: /^S-[0-9a-f]{16}$/,
-  program: /^[A-Z0-9-]{1,32}$/,
+  program: /^[A-Z0-9][A-Z0-9-]{0,31}$/,
 } as const;
 
 const DIGIT = 1;
@@ -87,7 +87,8 @@ function idOk(s: string, prefix: string, bodyLen: number, cls: number): boolean 
 
 function programOk(s: string): boolean {
   const n = s.length;
-  if (n < 1 || n > 32) return false;
+  // A leading '-' reads as an option on a command line and as a formula in a spreadsheet.
+  if (n < 1 || n > 32 || s.charCodeAt(0) === 45) return false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 127 || (CLASS[c]! & PROGRAM_CHAR) === 0) return false;
@@ -119,7 +120,7 @@ const ACCOUNT_TEXT = "'A' then 9 digits";
 const ESCI_TEXT = "'ESCI-' then 8 upper-case hex digits";
 const EUMD_TEXT = "'EUMD-' then 8 upper-case hex digits";
 const SESSION_TEXT = "'S-' then 16 lower-case hex digits";
-const PROGRAM_TEXT = '1 to 32 characters of A-Z, 0-9 and -';
+const PROGRAM_TEXT = '1 to 32 characters of A-Z, 0-9 and -, not starting with -';
 
 function checkSeq(field: string, v: number): void {
   if (Number.isInteger(v) && v >= 0 && v <= MAX_SEQ) return;

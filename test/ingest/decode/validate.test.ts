@@ -148,3 +148,12 @@ void t.test('validateRecord on a vehicle report and an event goes to the right v
   t.throws(() => validateRecord('nope' as never, INTERVAL as never, LIMIT), { code: 'PEV_WRONG_RECORD_TYPE' });
   t.end();
 });
+
+void t.test('program and tariff IDs may not start with -: an option on a command line, a formula in a spreadsheet', (t) => {
+  for (const field of ['program_id', 'tariff_id'] as const) {
+    t.throws(() => validateEnrollment({ ...(ENROLLMENT_OPEN as Enrollment), [field]: '-EV-TOU' }), { code: 'PEV_BAD_ID', message: new RegExp(`^${field} "-EV-TOU" .*not starting with -`) }, `${field} -EV-TOU refused`);
+    t.doesNotThrow(() => validateEnrollment({ ...(ENROLLMENT_OPEN as Enrollment), [field]: 'EV-TOU-' }), `${field} EV-TOU- accepted`);
+  }
+  t.notOk(ID_PATTERNS.program.test('-X'));
+  t.end();
+});
