@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { PevmeterError } from '../ingest/errors.js';
+import { PevmeterError } from '../schemas/errors.js';
 
 export interface OutputOptions {
   /** Replace an existing regular file. */

@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { tpKey, type IngestConsumer } from '../kafka/consumer.js';
 import { recordCountOf } from '../codec/framing.js';
-import type { PartitionSlice, UnitOutcome, UnitProcessor } from './unit.js';
+import { UnitAbandoned, type PartitionSlice, type UnitOutcome, type UnitProcessor } from './unit.js';
 
 export interface LoopSummary {
   units: number;
@@ -27,6 +27,8 @@ export interface LoopSummary {
   records: number;
   deadLetters: number;
   committedUnits: number;
+  /** Units given up on at shutdown (UnitAbandoned); nothing after the first is committed. */
+  abandonedUnits: number;
   halted: Error | undefined;
 }
 
@@ -111,7 +113,7 @@ export async function runKafkaLoop(
   log: Logger,
   opts: LoopOptions,
 ): Promise<LoopSummary> {
-  const summary: LoopSummary = { units: 0, messages: 0, records: 0, deadLetters: 0, committedUnits: 0, halted: undefined };
+  const summary: LoopSummary = { units: 0, messages: 0, records: 0, deadLetters: 0, committedUnits: 0, abandonedUnits: 0, halted: undefined };
   const inflight: Inflight[] = [];
   let commitChain: Promise<void> = Promise.resolve();
   let carry: Message[] = [];
@@ -199,7 +201,7 @@ export async function runKafkaLoop(
     summary.messages += messages.length;
     for (const s of slices) metrics.messagesIn.inc({ topic: s.topic }, s.messages.length);
     const started = process.hrtime.bigint();
-    const work = processor.process(slices, opts.kill);
+    const work = processor.process(slices, opts.kill, opts.stop);
     // Once a unit halts the loop, the chain never awaits the units behind it; when those fail too
     // (the same missing table), their rejections must not go unhandled, or Node ends the process
     // with exit code 1 in the middle of the halt instead of the halt's orderly exit code 2.
@@ -211,9 +213,15 @@ export async function runKafkaLoop(
       try {
         outcome = await work;
       } catch (err) {
-        halt(err as Error);
+        if (err instanceof UnitAbandoned) {
+          // Commits stay in consume order: once one unit is given up, none after it may commit.
+          if (summary.abandonedUnits++ === 0) log.info({ unit: id, why: err.message }, 'unit abandoned at shutdown, uncommitted; its messages are read again at the next start');
+        } else {
+          halt(err as Error);
+        }
         return;
       }
+      if (summary.abandonedUnits > 0) return;
       if (opts.kill.aborted) return;
       if (CRASH_AFTER_INSERT > 0 && id === CRASH_AFTER_INSERT) process.kill(process.pid, 'SIGKILL');
       const offsets = slices.map((s) => ({ topic: s.topic, partition: s.partition, epoch: s.epoch, offset: s.messages[s.messages.length - 1]!.offset + 1 }));

@@ -15,6 +15,7 @@ import type { ResolvedSchema, SchemaResolver } from '../registry/index.js';
 import type { DeadLetter } from '../kafka/dead-letter.js';
 import type { PartitionSlice, UnitOutcome, UnitProcessor } from './unit.js';
 import { recordCountOf } from '../codec/framing.js';
+import { UnitAbandoned } from './unit.js';
 import type { DurableSink} from './sink.js';
 import { TableBuffers } from './sink.js';
 import { retrying } from './retry.js';
@@ -66,6 +67,16 @@ export function buildFramedTask(
   return task;
 }
 
+/** `p`, or a rejection with the signal's reason as soon as it aborts (p goes on, unheard). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 export class KafkaUnitProcessor implements UnitProcessor {
   private readonly kindOfTopic = new Map<string, RecordKind>();
   /**
@@ -95,18 +106,34 @@ export class KafkaUnitProcessor implements UnitProcessor {
    * out here, with the unit (and so the partitions) held: records are never dead-lettered because
    * the registry was down.
    */
-  private async resolveIds(ids: Iterable<number>, kill: AbortSignal): Promise<number> {
+  private async resolveIds(ids: Iterable<number>, kill: AbortSignal, stop?: AbortSignal): Promise<number> {
     const missing = new Set<number>();
     for (const id of ids) if (!this.schemas.has(id)) missing.add(id);
     if (missing.size === 0) return 0;
-    const found = await retrying(() => this.resolver.resolve([...missing]), {
+    // Nothing of the unit is written while it waits here, so once a lookup has failed a stop
+    // gives the unit up at once, even in the middle of the next lookup (whose own retries and
+    // timeouts can take many seconds). The first lookup always runs to its end: while draining,
+    // a unit with a new schema ID must still be able to progress when the registry answers.
+    const signal = stop ? AbortSignal.any([kill, stop]) : kill;
+    let failed = false;
+    const lookup = () => {
+      const p = this.resolver.resolve([...missing]).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+      return failed ? untilAborted(p, signal) : p;
+    };
+    const found = await retrying(lookup, {
       initialMs: this.cfg.pipeline.retryInitialMs,
       maxMs: this.cfg.pipeline.retryMaxMs,
-      signal: kill,
+      signal,
       onRetry: (err, attempt, waitMs) => {
         this.metrics.registryRetries.inc();
         this.log.warn({ attempt, waitMs, code: (err as RegistryError).code, err: (err as Error).message, ids: [...missing] }, 'schema registry unavailable; consumption paused until it answers (no record is dead-lettered for this)');
       },
+    }).catch((err: unknown) => {
+      if (failed && stop?.aborted && !kill.aborted) throw new UnitAbandoned(`stopping while schema IDs ${[...missing].join(', ')} could not be resolved: ${(err as Error).message}`);
+      throw err;
     });
     let n = 0;
     for (const id of missing) {
@@ -163,15 +190,15 @@ export class KafkaUnitProcessor implements UnitProcessor {
     return Promise.all(jobs);
   }
 
-  async process(slices: readonly PartitionSlice[], kill: AbortSignal): Promise<UnitOutcome> {
-    await this.resolveIds(KafkaUnitProcessor.firstIds(slices), kill);
+  async process(slices: readonly PartitionSlice[], kill: AbortSignal, stop?: AbortSignal): Promise<UnitOutcome> {
+    await this.resolveIds(KafkaUnitProcessor.firstIds(slices), kill, stop);
     let done = await this.decode(slices);
     // A later record of a multi-record message may name an ID that no message starts with. When
     // the registry knows it, the unit is decoded again (nothing of it is written yet), so such a
     // record is never dead-lettered as unknown while its schema exists.
     const later = new Set<number>();
     for (const d of done) for (const id of d.result.stats.unknownSchemaIds) later.add(id);
-    if (later.size > 0 && (await this.resolveIds(later, kill)) > 0) done = await this.decode(slices);
+    if (later.size > 0 && (await this.resolveIds(later, kill, stop)) > 0) done = await this.decode(slices);
     const buffers = new TableBuffers();
     const letters: DeadLetter[] = [];
     let records = 0;

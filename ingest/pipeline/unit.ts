@@ -19,5 +19,18 @@ export interface UnitOutcome {
 }
 
 export interface UnitProcessor {
-  process(slices: readonly PartitionSlice[], signal: AbortSignal): Promise<UnitOutcome>;
+  /**
+   * `signal` is the hard abort; `stop` the graceful one. A unit that is only waiting (on a
+   * registry that does not answer) throws UnitAbandoned once `stop` aborts, instead of holding
+   * the drain until the hard abort: it has written nothing, and is not committed.
+   */
+  process(slices: readonly PartitionSlice[], signal: AbortSignal, stop?: AbortSignal): Promise<UnitOutcome>;
+}
+
+/** A unit given up on at shutdown while it could not progress; its messages are read again at the next start. */
+export class UnitAbandoned extends Error {
+  constructor(why: string) {
+    super(why);
+    this.name = 'UnitAbandoned';
+  }
 }
