@@ -223,7 +223,7 @@ export class KafkaUnitProcessor implements UnitProcessor {
           recordIndex: dead.recordIndex[i]!,
           code,
           message: dead.text[i]!,
-          value: payload.subarray(from, dead.payloadEnds[i]!),
+          value: payload.subarray(from, dead.payloadEnds[i]),
           key: msg.key ?? null,
         });
       }

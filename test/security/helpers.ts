@@ -30,7 +30,7 @@ export function secretForms(): { name: string; form: string }[] {
   for (const [name, s] of Object.entries(SECRETS)) {
     out.push({ name, form: s });
     if (encodeURIComponent(s) !== s) out.push({ name: `${name} (URL-encoded)`, form: encodeURIComponent(s) });
-    for (const user of Object.values(USERS)) out.push({ name: `${name} (Basic ${user}:...)`, form: Buffer.from(`${user}:${s}`).toString('base64') });
+    for (const user of [...Object.values(USERS), 'default']) out.push({ name: `${name} (Basic ${user}:...)`, form: Buffer.from(`${user}:${s}`).toString('base64') });
   }
   return out;
 }
