@@ -56,7 +56,8 @@ export function secretForms(secret: string): string[] {
 }
 
 const URL_PASSWORD = /(\/\/[^:/@\s]*:)[^@/\s]+@/g;
-const AUTH_VALUE = /\b(Basic|Bearer)(\s+|%20|\+)[A-Za-z0-9+/=._~%-]{4,}/gi;
+// The token may not itself be a scheme word: in "bearer Bearer abc" the token is abc.
+const AUTH_VALUE = /\b(Basic|Bearer)(?:\s+|%20|\+)(?!(?:Basic|Bearer)\b)[A-Za-z0-9+/=._~%-]{4,}/gi;
 
 /** `text` with every credential removed: any URL password, any auth header value, and every form of every secret given. */
 export function scrubSecrets(text: string, secrets: readonly (string | undefined)[] = []): string {
