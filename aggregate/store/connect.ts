@@ -18,6 +18,7 @@ import type { Config } from '../../schemas/config.js';
 import { ConfigError } from '../../schemas/errors.js';
 import { INSERT_COLUMNS } from '../../schemas/tables.js';
 import type { RawTable } from '../../schemas/tables.js';
+import { scrubSecrets } from '../../schemas/scrub.js';
 import { StoreError, toStoreError } from './errors.js';
 import { lockedStoreError } from './lock.js';
 import { isIdentifier, runMigrations } from './migrate.js';
@@ -177,6 +178,7 @@ function open(options: StoreOptions): Store {
     database: db,
     kind,
     client,
+    scrub: (text) => scrubSecrets(text, secrets),
     migrate(): Promise<MigrationResult> {
       return runMigrations(client, db, secrets);
     },

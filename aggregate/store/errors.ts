@@ -104,14 +104,14 @@ export function isRetryable(err: unknown): boolean {
  * (e.g. `insert into pevmeter.interval_raw`); credentials (`secrets`, in every form, and any
  * URL password or auth header a server echoed) are scrubbed from every text kept.
  */
-export function toStoreError(err: unknown, what: string, secrets: readonly (string | undefined)[] = []): StoreError {
+export function toStoreError(err: unknown, what: string, secrets: readonly (string | undefined)[] | ((text: string) => string) = []): StoreError {
   if (err instanceof StoreError) return err;
   const retryable = isRetryable(err);
   const errno = errnoOf(err);
   const code = clickhouseCode(err);
   const raw = err instanceof Error ? err.message : String(err);
   // 18.16 appends `, e.what() = DB::Exception`; the first line carries the reason.
-  const clean = scrubSecrets(raw, secrets);
+  const clean = typeof secrets === 'function' ? secrets(raw) : scrubSecrets(raw, secrets);
   let reason = clean.split('\n')[0]?.replace(/, e\.what\(\) = DB::Exception\s*$/, '').trim() ?? '';
   if (reason.length > 500) reason = reason.slice(0, 500) + '...';
   if (code !== undefined && !/\bCode: \d+/.test(reason)) {

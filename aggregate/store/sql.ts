@@ -7,6 +7,7 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PevmeterError } from '../../schemas/errors.js';
+import { scrubSecrets } from '../../schemas/scrub.js';
 import { clickhouseCode, isRetryable, toStoreError } from './errors.js';
 import type { Store } from './types.js';
 
@@ -53,10 +54,10 @@ export async function runUserSql(store: Store, query: string, o: UserSqlOptions)
     const code = clickhouseCode(err);
     // The engine answered: the query itself is at fault (syntax, unknown table, a write refused).
     if (code !== undefined && !AUTH_CODES.has(code) && !isRetryable(err)) {
-      const reason = ((err as Error).message.split('\n')[0] ?? '').trim().replace(/[.\s]+$/, '');
+      const reason = (store.scrub ?? scrubSecrets)((err as Error).message.split('\n')[0] ?? '').trim().replace(/[.\s]+$/, '');
       const hint = code === READONLY ? '; pevmeter sql is read-only: add --allow-writes to change data' : '';
       throw new PevmeterError('PEV_INPUT', `the query was refused: ${reason}${hint}`, { cause: err });
     }
-    throw toStoreError(err, 'sql');
+    throw toStoreError(err, 'sql', store.scrub ?? []);
   }
 }

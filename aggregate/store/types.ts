@@ -38,6 +38,11 @@ export interface Store {
   readonly kind: StoreOptions['kind'];
   /** The underlying client for parameterized queries (always `query_params`, never string-built values). */
   readonly client: ClickHouseClient;
+  /**
+   * Removes this store's credentials, in every form, from free text (schemas/scrub.ts); for
+   * errors raised from `client` outside the store's own methods. Optional for test doubles.
+   */
+  readonly scrub?: (text: string) => string;
   /** Creates the database and applies `schemas/clickhouse/*.sql` idempotently. */
   migrate(): Promise<MigrationResult>;
   /**

@@ -1,8 +1,8 @@
 /**
  * Credentials a hostile or misconfigured ClickHouse server (or a proxy in front of it) sees and
  * echoes back: a loopback "server" that puts the whole request, Authorization header included,
- * into its error text. Through the four commands that talk to the store (migrate, reconcile,
- * ingest-files, ingest) as child processes, no form of the password (raw, URL-encoded, form- or
+ * into its error text. Through the commands that talk to the store (migrate, reconcile,
+ * ingest-files, sql, ingest) as child processes, no form of the password (raw, URL-encoded, form- or
  * JSON-escaped, base64 inside `Basic base64(user:password)` for the user actually sent) appears in
  * stdout, stderr, the metrics endpoints, a report or an export. And the user of `--clickhouse-url
  * http://user:password@host` is the user sent, or the configuration is refused.
@@ -83,7 +83,7 @@ t.teardown(() => {
 });
 const basicOf = (user: string, pw: string) => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
 
-void t.test('an echoing server through migrate, reconcile, ingest-files and ingest: no form of the password anywhere', async (t) => {
+void t.test('an echoing server through migrate, reconcile, ingest-files, sql and ingest: no form of the password anywhere', async (t) => {
   const dir = t.testdir({});
   const urls = [
     ['password in the environment, user default', `http://127.0.0.1:${port}`, { PEVMETER_CLICKHOUSE_PASSWORD: PASSWORD }, 'default', PASSWORD],
@@ -97,6 +97,7 @@ void t.test('an echoing server through migrate, reconcile, ingest-files and inge
       ['migrate', ['migrate', '--clickhouse-url', url]],
       ['reconcile', ['reconcile', '--clickhouse-url', url, '--from', '2026-01-01T00:00:00Z', '--to', '2026-02-01T00:00:00Z', '--report', report, '--export', 'csv', '--out', out, '--progress', 'none']],
       ['ingest-files', ['ingest-files', '--clickhouse-url', url, join(dir, 'none.avro')]],
+      ['sql', ['sql', '--clickhouse-url', url, 'SELECT 1']],
       ['ingest', ['ingest', '--clickhouse-url', url, '--brokers', '127.0.0.1:1', '--http-port', String(opsPort), '--log-level', 'debug', '-c', join(dir, 'fast.json')]],
     ];
     // Migrations are retried only when retryable; 516 is not, so each command fails at once.
