@@ -1,0 +1,348 @@
+/**
+ * The read API over the aggregates kept as rows arrive (schemas/clickhouse/005_session_aggregates.sql):
+ * one session's rollup and minutes, and the sessions of a premise, PEV, account or program in a
+ * time range. Callers (the CLI, the checkers, the benchmarks) use these functions instead of
+ * writing SQL against the aggregate tables.
+ *
+ * Cost follows the answer: every query here first narrows to a set of session IDs through a table
+ * ordered by the lookup key (the state tables by session_id, session_by_premise and session_by_pev
+ * by premise and PEV, enrollment_by_account/_program by account and program), then merges only
+ * those sessions' states. The only full read is `exportRollups`, which is asked for everything.
+ *
+ * Exactly-once lives in the states (a set of distinct copies per session block, see the
+ * migration) and in `copiesSql`, the one place that picks the counted copy of each seq; the rest
+ * only sums those, so every answer is exact before and after merges, whatever the delivery order.
+ */
+import type { Writable } from 'node:stream';
+import { StoreError } from '../ingest/errors.js';
+import { clickhouseCode } from './store/errors.js';
+import type { Store } from './store/types.js';
+import { toInt } from './store/values.js';
+
+/** The migration that creates the aggregates; its absence is what the error below names. */
+export const AGGREGATES_MIGRATION = '005_session_aggregates';
+
+/** One session's rollup. Times in epoch milliseconds (UTC), energy in Wh. */
+export interface SessionRollup {
+  sessionId: string;
+  esciId: string;
+  premiseId: string;
+  pevId: string;
+  /** Start of the earliest counted interval. */
+  firstIntervalMs: number;
+  /** End of the latest counted interval. */
+  lastActivityMs: number;
+  /** Sum of the counted intervals (the first received copy of each seq). */
+  energyWh: number;
+  intervalsSeen: number;
+  /** Highest seq + 1. */
+  intervalsExpected: number;
+  gaps: number;
+  /** Seqs that arrived with more than one content. */
+  conflicts: number;
+  hasEnd: boolean;
+  endEnergyWh: number;
+  endDurationS: number;
+  lastProgressWh: number;
+  grantedWh: number;
+  vehicleRunningWh: number;
+  vehicleReports: number;
+}
+
+/** One session's minute (UTC): energy of the intervals starting in it, and the running sum at its end. */
+export interface SessionMinute {
+  sessionId: string;
+  minuteMs: number;
+  energyWh: number;
+  intervals: number;
+  runningWh: number;
+}
+
+export type SessionKey =
+  | { premiseId: string }
+  | { pevId: string }
+  | { accountId: string }
+  | { programId: string };
+
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
+  /**
+   * The longest a session may last (default 7 days, reconcile's `sessions.maxSpanDays`): the
+   * index keeps the times of the rows that feed it (events, interval seq 0), so it is searched
+   * this much wider and the exact overlap is then taken from the rollup.
+   */
+  maxSpanMs?: number;
+}
+
+const DEFAULT_SPAN_MS = 7 * 86_400_000;
+
+/**
+ * Session IDs of a lookup key, as a subquery (its parameters are `key`, `lo_ms`, `hi_ms`). The
+ * account and program lookups reach PEVs and premises through the enrollment indexes; a session
+ * counts for an account when its PEV was enrolled under the account at its premise.
+ */
+function sessionsOf(key: SessionKey): string {
+  if ('premiseId' in key) {
+    return `SELECT session_id FROM {db}.session_by_premise WHERE premise_id = {key:String} GROUP BY session_id HAVING min(first_ms) < {hi_ms:Int64} AND max(last_ms) >= {lo_ms:Int64}`;
+  }
+  if ('pevId' in key) {
+    return `SELECT session_id FROM {db}.session_by_pev WHERE pev_id = {key:String} GROUP BY session_id HAVING min(first_ms) < {hi_ms:Int64} AND max(last_ms) >= {lo_ms:Int64}`;
+  }
+  const [table, column] = 'accountId' in key ? ['enrollment_by_account', 'account_id'] : ['enrollment_by_program', 'program_id'];
+  return (
+    // Aliases differ from the column names: ClickHouse would otherwise read the aggregate into the
+    // inner WHERE.
+    `SELECT session_id FROM (SELECT session_id, any(premise_id) AS s_premise, any(pev_id) AS s_pev, min(first_ms) AS s_first, max(last_ms) AS s_last ` +
+    `FROM {db}.session_by_pev WHERE pev_id IN (SELECT pev_id FROM {db}.${table} WHERE ${column} = {key:String}) GROUP BY session_id) ` +
+    `WHERE s_first < {hi_ms:Int64} AND s_last >= {lo_ms:Int64} ` +
+    `AND (s_pev, s_premise) IN (SELECT DISTINCT pev_id, premise_id FROM {db}.${table} WHERE ${column} = {key:String})`
+  );
+}
+
+function keyValue(key: SessionKey): string {
+  if ('premiseId' in key) return key.premiseId;
+  if ('pevId' in key) return key.pevId;
+  if ('accountId' in key) return key.accountId;
+  return key.programId;
+}
+
+/**
+ * The rollup of the sessions that `filter` (a condition on session_id, applied inside each state
+ * table's read so its primary key narrows the read) selects. Sessions with no counted interval
+ * are left out, as in the read-time view session_rollup.
+ */
+function rollupSql(filter: string): string {
+  return `
+SELECT
+  i.session_id AS session_id,
+  i.esci_id AS esci_id,
+  arrayStringConcat(arraySort(i.premises), ',') AS premise_id,
+  i.pev_id AS pev_id,
+  toInt64(arrayMin(x -> intDiv(x.4, 65536), i.firsts)) * 1000 AS first_interval_ms,
+  toInt64(arrayMax(x -> intDiv(x.4, 65536) + x.4 % 65536, i.firsts)) * 1000 AS last_activity_ms,
+  arraySum(x -> x.3, i.firsts) AS energy_wh,
+  length(i.firsts) AS intervals_seen,
+  arrayMax(x -> x.1, i.firsts) + 1 AS intervals_expected,
+  i.conflicts AS conflicts,
+  bitAnd(e.kinds, 16) != 0 AS has_end,
+  e.en.7 AS end_energy_wh,
+  e.en.6 AS end_duration_s,
+  e.pr.4 AS last_progress_wh,
+  e.av.4 AS granted_wh,
+  v.latest.4 AS vehicle_running_wh,
+  v.reports AS vehicle_reports
+FROM (${copiesSql(filter)}) AS i
+LEFT JOIN
+(
+  SELECT session_id, groupBitOr(kinds) AS kinds, maxIfMerge(end_ev) AS en, maxIfMerge(progress_ev) AS pr, maxIfMerge(available_ev) AS av
+  FROM {db}.session_event_state WHERE ${filter} GROUP BY session_id
+) AS e ON e.session_id = i.session_id
+LEFT JOIN
+(
+  SELECT session_id, uniqExactMerge(report_times) AS reports, max(latest) AS latest
+  FROM {db}.vehicle_report_state WHERE ${filter} GROUP BY session_id
+) AS v ON v.session_id = i.session_id`;
+}
+
+/**
+ * Per session: its stored copies sorted by (seq, arrival), the counted ones (the first of each
+ * seq: \`firsts\`), and the number of seqs with more than one content. Tuples are
+ * (seq, arrival, energy_wh, slot, register_wh, content_hash) as the migration describes.
+ */
+function copiesSql(filter: string): string {
+  return `
+  SELECT session_id, any(esci_id) AS esci_id, any(pev_id) AS pev_id, groupUniqArrayMerge(premises) AS premises,
+    arraySort(groupUniqArrayMerge(copies)) AS all_copies,
+    arrayFilter((x, k) -> k = 1 OR all_copies[k - 1].1 != x.1, all_copies, arrayEnumerate(all_copies)) AS firsts,
+    arraySort(arrayDistinct(arrayMap(x -> (x.1, x.6), all_copies))) AS contents,
+    arrayCount((c, k) -> k > 1 AND contents[k - 1].1 = c.1 AND (k = 2 OR contents[k - 2].1 != c.1), contents, arrayEnumerate(contents)) AS conflicts
+  FROM {db}.interval_state WHERE ${filter} GROUP BY session_id`;
+}
+
+function minutesSql(filter: string): string {
+  return `
+SELECT session_id, toInt64(minute) * 1000 AS minute_ms, energy_wh, intervals,
+  sum(energy_wh) OVER (PARTITION BY session_id ORDER BY minute ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running_wh
+FROM
+(
+  SELECT session_id, intDiv(intDiv(x.4, 65536), 60) * 60 AS minute, sum(x.3) AS energy_wh, count() AS intervals
+  FROM (${copiesSql(filter)})
+  ARRAY JOIN firsts AS x
+  GROUP BY session_id, minute
+)
+ORDER BY session_id, minute`;
+}
+
+type Row = Record<string, unknown>;
+
+function toRollup(r: Row): SessionRollup {
+  const int = (k: string): number => toInt(r[k]);
+  const premises = String(r['premise_id']);
+  return {
+    sessionId: String(r['session_id']),
+    esciId: String(r['esci_id']),
+    // Several premises reported by one session's intervals are a data error reconcile flags; the
+    // rollup names them all, comma-separated and sorted.
+    premiseId: premises,
+    pevId: String(r['pev_id']),
+    firstIntervalMs: int('first_interval_ms'),
+    lastActivityMs: int('last_activity_ms'),
+    energyWh: int('energy_wh'),
+    intervalsSeen: int('intervals_seen'),
+    intervalsExpected: int('intervals_expected'),
+    gaps: int('intervals_expected') - int('intervals_seen'),
+    conflicts: int('conflicts'),
+    hasEnd: r['has_end'] === true || toInt(r['has_end']) === 1,
+    endEnergyWh: int('end_energy_wh'),
+    endDurationS: int('end_duration_s'),
+    lastProgressWh: int('last_progress_wh'),
+    grantedWh: int('granted_wh'),
+    vehicleRunningWh: int('vehicle_running_wh'),
+    vehicleReports: int('vehicle_reports'),
+  };
+}
+
+function toMinute(r: Row): SessionMinute {
+  return {
+    sessionId: String(r['session_id']),
+    minuteMs: toInt(r['minute_ms']),
+    energyWh: toInt(r['energy_wh']),
+    intervals: toInt(r['intervals']),
+    runningWh: toInt(r['running_wh']),
+  };
+}
+
+/** UNKNOWN_TABLE: the store predates the aggregates or its server is too old for them. */
+const UNKNOWN_TABLE = 60;
+
+async function select(store: Store, what: string, sql: string, params: Record<string, unknown>): Promise<Row[]> {
+  try {
+    return await store.select<Row>(sql, params);
+  } catch (err) {
+    throw missingAggregates(err, store, what);
+  }
+}
+
+function missingAggregates(err: unknown, store: Store, what: string): unknown {
+  // toStoreError keeps the server's code on its cause.
+  const kept = err instanceof StoreError ? (err.cause as { clickhouseCode?: unknown } | undefined)?.clickhouseCode : undefined;
+  if ((kept ?? clickhouseCode(err)) === UNKNOWN_TABLE) {
+    return new StoreError(
+      'PEV_STORE_REJECTED',
+      `${what}: ${store.database} has no aggregate tables: migration ${AGGREGATES_MIGRATION} is not applied ` +
+        '(it needs ClickHouse 23.8 or newer; run `pevmeter migrate` against such a server)',
+      false,
+      err,
+    );
+  }
+  return err;
+}
+
+/** One session's rollup, or null when it has no counted interval. */
+export async function sessionRollup(store: Store, sessionId: string): Promise<SessionRollup | null> {
+  const rows = await select(store, `rollup of session ${sessionId}`, rollupSql('session_id = {sid:String}'), { sid: sessionId });
+  return rows[0] === undefined ? null : toRollup(rows[0]);
+}
+
+/** One session's minutes, in time order, with the running sum at the end of each. */
+export async function sessionMinutes(store: Store, sessionId: string): Promise<SessionMinute[]> {
+  const rows = await select(store, `minutes of session ${sessionId}`, minutesSql('session_id = {sid:String}'), { sid: sessionId });
+  return rows.map(toMinute);
+}
+
+function rangeParams(key: SessionKey, range: TimeRange): Record<string, unknown> {
+  const span = range.maxSpanMs ?? DEFAULT_SPAN_MS;
+  return { key: keyValue(key), lo_ms: range.fromMs - span, hi_ms: range.toMs, from_ms: range.fromMs, to_ms: range.toMs };
+}
+
+/**
+ * The rollups of one premise's, PEV's, account's or program's sessions that overlap
+ * [fromMs, toMs), in session ID order.
+ */
+export async function sessionsBy(store: Store, key: SessionKey, range: TimeRange): Promise<SessionRollup[]> {
+  const sql =
+    `SELECT * FROM (${rollupSql(`session_id IN (${sessionsOf(key)})`)}) ` +
+    'WHERE first_interval_ms < {to_ms:Int64} AND last_activity_ms > {from_ms:Int64} ORDER BY session_id';
+  const rows = await select(store, `sessions of ${JSON.stringify(key)}`, sql, rangeParams(key, range));
+  return rows.map(toRollup);
+}
+
+/** Minutes of several sessions at once (a report's charts), in session then time order. */
+export async function minutesOf(store: Store, sessionIds: readonly string[]): Promise<SessionMinute[]> {
+  if (sessionIds.length === 0) return [];
+  const rows = await select(store, `minutes of ${sessionIds.length} sessions`, minutesSql('session_id IN {sids:Array(String)}'), { sids: sessionIds });
+  return rows.map(toMinute);
+}
+
+/**
+ * Minutes of the sessions whose ID hashes to `slice` of `slices` (cityHash64(session_id) % slices):
+ * how a checker walks every minute of a large store without holding it all at once.
+ */
+export async function minutesSlice(store: Store, slice: number, slices: number): Promise<SessionMinute[]> {
+  const rows = await select(
+    store,
+    `minutes of slice ${slice}/${slices}`,
+    minutesSql('cityHash64(session_id) % {slices:UInt32} = {slice:UInt32}'),
+    { slice, slices },
+  );
+  return rows.map(toMinute);
+}
+
+/** Every session's rollup (sessions with at least one counted interval), in session ID order. */
+export async function allRollups(store: Store): Promise<SessionRollup[]> {
+  const rows = await select(store, 'every rollup', `${rollupSql('1')} ORDER BY session_id`, {});
+  return rows.map(toRollup);
+}
+
+/** Totals over every session: what a run summary and a fault run's checker start from. */
+export interface RollupTotals {
+  sessions: number;
+  energyWh: number;
+  intervals: number;
+  conflicts: number;
+  unfinished: number;
+  minutes: number;
+}
+
+export async function rollupTotals(store: Store): Promise<RollupTotals> {
+  const sql =
+    `SELECT count() AS sessions, sum(energy_wh) AS energy_wh, sum(intervals_seen) AS intervals, sum(conflicts) AS conflicts, ` +
+    `countIf(NOT has_end) AS unfinished, (SELECT count() FROM (${minutesSql('1')})) AS minutes FROM (${rollupSql('1')})`;
+  const [r] = await select(store, 'rollup totals', sql, {});
+  return {
+    sessions: toInt(r?.['sessions'] ?? 0),
+    energyWh: toInt(r?.['energy_wh'] ?? 0),
+    intervals: toInt(r?.['intervals'] ?? 0),
+    conflicts: toInt(r?.['conflicts'] ?? 0),
+    unfinished: toInt(r?.['unfinished'] ?? 0),
+    minutes: toInt(r?.['minutes'] ?? 0),
+  };
+}
+
+/**
+ * Writes the rollups of the sessions overlapping [fromMs, toMs) to `out` as CSV with a header
+ * (ClickHouse formats it and the bytes are streamed through, so a month of a million sessions is
+ * never held as objects). Resolves to the bytes written.
+ */
+export async function exportRollups(store: Store, range: Pick<TimeRange, 'fromMs' | 'toMs'>, out: Writable): Promise<number> {
+  const sql = `SELECT * FROM (${rollupSql('1')}) WHERE first_interval_ms < {to_ms:Int64} AND last_activity_ms > {from_ms:Int64} ORDER BY session_id`;
+  let bytes = 0;
+  try {
+    const rs = await store.client.query({
+      query: sql.replaceAll('{db}', store.database),
+      format: 'CSVWithNames',
+      query_params: { from_ms: range.fromMs, to_ms: range.toMs },
+    });
+    for await (const rows of rs.stream()) {
+      for (const row of rows as { text: string }[]) {
+        const line = row.text + '\n';
+        bytes += Buffer.byteLength(line);
+        if (!out.write(line)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      }
+    }
+  } catch (err) {
+    throw missingAggregates(err, store, 'export of rollups');
+  }
+  return bytes;
+}

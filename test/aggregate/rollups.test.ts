@@ -1,0 +1,129 @@
+/**
+ * The aggregates kept as rows arrive, and their read API, against chDB: exact counts of resends
+ * and conflicts, the same answers as the read-time views, the lookups by key, the backfill of a
+ * store made before the aggregates existed, and the error when they are absent.
+ */
+import { Writable } from 'node:stream';
+import t from 'tap';
+import {
+  exportRollups, minutesOf, rollupTotals, sessionMinutes, sessionRollup, sessionsBy,
+} from '../../aggregate/rollups.js';
+import { toInt } from '../../aggregate/store/values.js';
+import { tempStore } from '../helpers/services.js';
+import {
+  PEV, S1, S2, T0, enrollmentRows, intervalRows, sessionEventRows, tsv, vehicleReportRows,
+} from './store/fixtures.js';
+import type { Store } from '../../aggregate/store/types.js';
+
+const MS = 1000;
+
+async function load(store: Store): Promise<void> {
+  const rows = intervalRows();
+  // Resends in later inserts, the conflict last: the states must merge across inserts.
+  await store.insertTsv('interval_raw', [tsv('interval_raw', rows.slice(0, 4))]);
+  await store.insertTsv('interval_raw', [tsv('interval_raw', rows.slice(4, 5))]);
+  await store.insertTsv('interval_raw', [tsv('interval_raw', rows.slice(5))]);
+  await store.insertTsv('session_event_raw', [tsv('session_event_raw', sessionEventRows())]);
+  await store.insertTsv('vehicle_report_raw', [tsv('vehicle_report_raw', vehicleReportRows())]);
+  await store.insertTsv('enrollment', [tsv('enrollment', enrollmentRows())]);
+}
+
+const S1_ROLLUP = {
+  sessionId: S1, esciId: 'ESCI-0000000A', premiseId: 'P000000001', pevId: PEV,
+  firstIntervalMs: T0 * MS, lastActivityMs: (T0 + 120) * MS,
+  energyWh: 150, intervalsSeen: 4, intervalsExpected: 4, gaps: 0, conflicts: 1,
+  hasEnd: true, endEnergyWh: 150, endDurationS: 120, lastProgressWh: 50, grantedWh: 200,
+  vehicleRunningWh: 149, vehicleReports: 2,
+};
+
+void t.test('one session: resend counted once, conflict keeps the first copy, minutes with running sums', async (t) => {
+  const store = await tempStore(t);
+  await load(store);
+  t.same(await sessionRollup(store, S1), S1_ROLLUP);
+  t.same(await sessionRollup(store, S2), {
+    sessionId: S2, esciId: 'ESCI-0000000A', premiseId: 'P000000001', pevId: PEV,
+    firstIntervalMs: (T0 + 600) * MS, lastActivityMs: (T0 + 660) * MS,
+    energyWh: 10, intervalsSeen: 1, intervalsExpected: 1, gaps: 0, conflicts: 0,
+    hasEnd: false, endEnergyWh: 0, endDurationS: 0, lastProgressWh: 0, grantedWh: 0, vehicleRunningWh: 0, vehicleReports: 0,
+  }, 'a session without an end keeps its energy so far');
+  t.equal(await sessionRollup(store, 'S-none'), null);
+  t.same(await sessionMinutes(store, S1), [
+    { sessionId: S1, minuteMs: T0 * MS, energyWh: 50, intervals: 2, runningWh: 50 },
+    { sessionId: S1, minuteMs: (T0 + 60) * MS, energyWh: 100, intervals: 2, runningWh: 150 },
+  ]);
+  t.same((await minutesOf(store, [S2, S1])).map((m) => [m.sessionId, m.energyWh, m.runningWh]), [[S1, 50, 50], [S1, 100, 150], [S2, 10, 10]]);
+  t.same(await rollupTotals(store), { sessions: 2, energyWh: 160, intervals: 5, conflicts: 1, unfinished: 1, minutes: 3 });
+
+  // Every copy inserted again (a replay of the whole history), then merged: nothing changes.
+  await load(store);
+  for (const table of ['interval_state', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev']) {
+    await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.${table} FINAL` });
+  }
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'a replay and OPTIMIZE FINAL change nothing');
+  t.same(await rollupTotals(store), { sessions: 2, energyWh: 160, intervals: 5, conflicts: 1, unfinished: 1, minutes: 3 });
+});
+
+void t.test('lookups by premise, PEV, account and program in a time range', async (t) => {
+  const store = await tempStore(t);
+  await load(store);
+  const month = { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS };
+  const ids = async (key: Parameters<typeof sessionsBy>[1], range = month): Promise<string[]> =>
+    (await sessionsBy(store, key, range)).map((r) => r.sessionId);
+  // S2 has no session event: the index finds it by its interval seq 0.
+  t.same(await ids({ premiseId: 'P000000001' }), [S1, S2]);
+  t.same(await ids({ pevId: PEV }), [S1, S2]);
+  t.same(await ids({ accountId: 'A000000001' }), [S1, S2]);
+  t.same(await ids({ programId: 'EV-HOME' }), [S1, S2]);
+  t.same((await sessionsBy(store, { premiseId: 'P000000001' }, month))[0], S1_ROLLUP, 'the lookup returns full rollups');
+  t.same(await ids({ premiseId: 'P000000002' }), [], 'another premise');
+  t.same(await ids({ accountId: 'A000000002' }), [], 'another account');
+  t.same(await ids({ premiseId: 'P000000001' }, { fromMs: (T0 + 300) * MS, toMs: (T0 + 3600) * MS }), [S2], 'S1 ended before the range');
+  t.same(await ids({ pevId: PEV }, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 600) * MS }), [S1], 'S2 starts at the range end');
+});
+
+void t.test('the whole period as CSV', async (t) => {
+  const store = await tempStore(t);
+  await load(store);
+  let text = '';
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
+  const bytes = await exportRollups(store, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS }, out);
+  const lines = text.trimEnd().split('\n');
+  t.equal(bytes, Buffer.byteLength(text));
+  t.equal(lines.length, 3, 'header and two sessions');
+  t.match(lines[0], /^"session_id","esci_id","premise_id","pev_id","first_interval_ms",/);
+  t.match(lines[1], new RegExp(`^"${S1}",.*,150,4,4,1,`));
+});
+
+void t.test('a store made before the aggregates is backfilled once, to the same answers', async (t) => {
+  const store = await tempStore(t);
+  // The state the current release leaves: raw rows and no aggregates (005 not applied).
+  const db = store.database;
+  for (const v of ['interval_state_mv', 'session_event_state_mv', 'vehicle_report_state_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
+    'session_by_pev_events_mv', 'session_by_pev_intervals_mv', 'enrollment_by_account_mv', 'enrollment_by_program_mv']) {
+    await store.client.command({ query: `DROP VIEW ${db}.${v}` });
+  }
+  for (const table of ['interval_state', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program']) {
+    await store.client.command({ query: `DROP TABLE ${db}.${table}` });
+  }
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '005_session_aggregates'` });
+  await load(store);
+  await t.rejects(sessionRollup(store, S1), {
+    name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false, message: /no aggregate tables: migration 005_session_aggregates is not applied/,
+  }, 'a clear error while the aggregates are absent');
+
+  t.same((await store.migrate()).applied, ['005_session_aggregates']);
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'backfilled from the raw tables');
+  t.same(await sessionsBy(store, { accountId: 'A000000001' }, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS }).then((r) => r.length), 2);
+  t.same((await store.migrate()).applied, [], 'applied once');
+  // The backfill run a second time (a migration cut off and restarted) changes nothing either.
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '005_session_aggregates'` });
+  t.same((await store.migrate()).applied, ['005_session_aggregates']);
+  t.same(await sessionRollup(store, S1), S1_ROLLUP);
+  const [raw] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_state FINAL');
+  t.equal(toInt(raw?.n), 2, 'one state row per session block after merging');
+});
