@@ -13,6 +13,7 @@ import type { Config } from '../../schemas/config.js';
 import { createLogger, type Logger } from '../../ingest/log.js';
 import { ingestFilesWithProgress } from '../../ingest/files-command.js';
 import { openMigratedStore, runIngestService, withPipeline } from '../../ingest/service.js';
+import { rollupTotals } from '../../aggregate/rollups.js';
 import { toInt } from '../../aggregate/store/index.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { TOPICS } from '../../schemas/index.js';
@@ -55,17 +56,15 @@ export interface RunSummary {
 
 async function storedFacts(store: Store) {
   const db = store.database;
-  const [totals] = await store.select<Record<string, unknown>>(
-    `SELECT count() AS sessions, sum(energy_wh) AS wh, countIf(has_end = 0) AS unfinished, sum(conflicts) AS conflicts FROM ${db}.session_rollup`,
-  );
-  const [minutes] = await store.select<Record<string, unknown>>(`SELECT count() AS n FROM ${db}.session_minute`);
+  // Totals and per-session energy from the aggregates (aggregate/rollups.ts), as billing reads them.
+  const totals = await rollupTotals(store);
   const dead = await store.select<{ code: string; n: unknown }>(`SELECT code, count() AS n FROM (SELECT DISTINCT src_topic, src_partition, src_offset, record_index, code FROM ${db}.dead_letter) GROUP BY code ORDER BY code`);
   return {
-    sessions: toInt(totals?.['sessions']),
-    energyWh: toInt(totals?.['wh']),
-    unfinished: toInt(totals?.['unfinished']),
-    conflicts: toInt(totals?.['conflicts']),
-    minuteRows: toInt(minutes?.['n']),
+    sessions: totals.sessions,
+    energyWh: totals.energyWh,
+    unfinished: totals.unfinished,
+    conflicts: totals.conflicts,
+    minuteRows: totals.minutes,
     deadLetters: Object.fromEntries(dead.map((d) => [d.code, toInt(d.n)])),
   };
 }

@@ -10,8 +10,10 @@
  *   unverified  the check itself could not run (store unreachable, a table missing, an answer of
  *               the wrong shape): nothing is known, and callers must treat it as not passing
  *
- * Three ways to read the store (`source`):
- *   views         session_rollup and session_minute (what billing reads; ClickHouse 23.8+, chDB)
+ * Four ways to read the store (`source`):
+ *   aggregates    the aggregates kept as rows arrive, through aggregate/rollups.ts (what billing
+ *                 reads; ClickHouse 23.8+, chDB)
+ *   views         the read-time views session_rollup and session_minute (ClickHouse 23.8+, chDB)
  *   raw-dedup     the same read-time rule written directly over interval_raw: per (session, seq)
  *                 the first received copy (lowest partition, offset) counts. Runs on 18.16, the
  *                 outage-test server, which has no views.
@@ -24,6 +26,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { allRollups, minutesSlice } from '../../aggregate/rollups.js';
 import { toInt } from '../../aggregate/store/values.js';
 import type { Store } from '../../aggregate/store/types.js';
 import type { SessionTruth } from './fleet.js';
@@ -36,7 +39,7 @@ export function readTruthFile(dir: string): SessionTruth[] {
   return out;
 }
 
-export type TruthSource = 'views' | 'raw-dedup' | 'raw-no-dedup';
+export type TruthSource = 'aggregates' | 'views' | 'raw-dedup' | 'raw-no-dedup';
 export type Verdict = 'pass' | 'fail' | 'unverified';
 
 /** The part of the simulator's truth the checker needs (SessionTruth fits). */
@@ -88,7 +91,7 @@ interface MinuteRow {
   wh: unknown;
 }
 
-function sessionQuery(source: TruthSource): string {
+function sessionQuery(source: Exclude<TruthSource, 'aggregates'>): string {
   switch (source) {
     case 'views':
       return 'SELECT session_id, energy_wh AS wh, intervals_seen AS n FROM {db}.session_rollup';
@@ -104,7 +107,7 @@ function sessionQuery(source: TruthSource): string {
 }
 
 /** Minute rows of one slice of sessions (slices keep each answer small on million-row runs). */
-function minuteQuery(source: TruthSource, slice: number, slices: number): string {
+function minuteQuery(source: Exclude<TruthSource, 'aggregates'>, slice: number, slices: number): string {
   const where = `cityHash64(session_id) % ${slices} = ${slice}`;
   switch (source) {
     case 'views':
@@ -118,6 +121,17 @@ function minuteQuery(source: TruthSource, slice: number, slices: number): string
     case 'raw-no-dedup':
       return `SELECT session_id, toUInt32(toStartOfMinute(interval_start)) AS m, sum(energy_wh) AS wh FROM {db}.interval_raw WHERE ${where} GROUP BY session_id, m`;
   }
+}
+
+/** The aggregates are read through their API, in the row shapes the comparison below takes. */
+async function sessionRows(store: Store, source: TruthSource): Promise<SessionRow[]> {
+  if (source !== 'aggregates') return store.select<SessionRow>(sessionQuery(source));
+  return (await allRollups(store)).map((r) => ({ session_id: r.sessionId, wh: r.energyWh, n: r.intervalsSeen }));
+}
+
+async function minuteRows(store: Store, source: TruthSource, slice: number, slices: number): Promise<MinuteRow[]> {
+  if (source !== 'aggregates') return store.select<MinuteRow>(minuteQuery(source, slice, slices));
+  return (await minutesSlice(store, slice, slices)).map((m) => ({ session_id: m.sessionId, m: m.minuteMs / 1000, wh: m.energyWh }));
 }
 
 class ShapeError extends Error {}
@@ -171,7 +185,7 @@ export async function checkTruth(store: Store, truth: readonly CheckedTruth[], o
     result.expected.minutes += t.minutes.length;
   }
   try {
-    const rows = await store.select<SessionRow>(sessionQuery(source));
+    const rows = await sessionRows(store, source);
     const seen = new Set<string>();
     for (const r of rows) {
       const id = str(r.session_id, 'session_id');
@@ -212,7 +226,7 @@ export async function checkTruth(store: Store, truth: readonly CheckedTruth[], o
       const slices = Math.max(1, Math.ceil(result.expected.minutes / 250_000));
       const withMinutes = new Set<string>();
       for (let slice = 0; slice < slices; slice++) {
-        const got = await store.select<MinuteRow>(minuteQuery(source, slice, slices));
+        const got = await minuteRows(store, source, slice, slices);
         const stored = new Map<string, Map<number, number>>();
         for (const r of got) {
           const id = str(r.session_id, 'session_id');

@@ -56,7 +56,7 @@ export async function brokerScenario(ctx: ChaosContext): Promise<ScenarioResult>
     const last = startChild(p, { untilIdleMs: 4_000 });
     const exit = await last.wait(drainTimeoutMs(total), 'final ingest run');
     checks.push({ name: 'final run drained and exited 0', ok: exit.code === 0, detail: `exit ${JSON.stringify(exit)}` });
-    const v = await verify(p, store, 'views');
+    const v = await verify(p, store, 'aggregates');
     return result(p, v, { faults, recoveryMs, recoveryNote: 'broker back up to the first new commit', checks, started, details: { shutdownMs, committedAtStop: atStop } });
   } finally {
     feed0.release();

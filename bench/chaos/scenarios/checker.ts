@@ -27,12 +27,17 @@ export async function checkerScenario(ctx: ChaosContext): Promise<ScenarioResult
     p.children.push(again);
     const bExit = await again.wait(drainTimeoutMs(total), 'second delivery');
     const checks: Check[] = [{ name: 'both deliveries drained', ok: aExit.code === 0 && bExit.code === 0, detail: `${JSON.stringify(aExit)} ${JSON.stringify(bExit)}` }];
-    const [withDedup, rawDedup, noDedup] = await withStore(store, async (s) => [
+    const [withAggregates, withDedup, rawDedup, noDedup] = await withStore(store, async (s) => [
+      await checkTruth(s, p.feed.truths, { source: 'aggregates' }),
       await checkTruth(s, p.feed.truths, { source: 'views' }),
       await checkTruth(s, p.feed.truths, { source: 'raw-dedup' }),
       await checkTruth(s, p.feed.truths, { source: 'raw-no-dedup' }),
     ]);
-    checks.push({ name: 'double delivery read with deduplication passes', ok: withDedup.status === 'pass' && rawDedup.status === 'pass', detail: `views ${withDedup.status}, raw-dedup ${rawDedup.status}` });
+    checks.push({
+      name: 'double delivery read with deduplication passes',
+      ok: withAggregates.status === 'pass' && withDedup.status === 'pass' && rawDedup.status === 'pass',
+      detail: `aggregates ${withAggregates.status}, views ${withDedup.status}, raw-dedup ${rawDedup.status}`,
+    });
     checks.push({
       name: 'double delivery read without deduplication fails',
       ok: noDedup.status === 'fail' && noDedup.doubleCounted.wh >= noDedup.expected.wh,
@@ -43,7 +48,7 @@ export async function checkerScenario(ctx: ChaosContext): Promise<ScenarioResult
     const missing = await withStore({ ...store, database: 'no_such_database' }, (s) => checkTruth(s, p.feed.truths));
     checks.push({ name: 'a store without the tables reads unverified', ok: missing.status === 'unverified', detail: `${missing.status}: ${(missing.error ?? '').slice(0, 120)}` });
     // The group-level offsets: the second group must have drained too.
-    const v = await verify(p, store, 'views');
+    const v = await verify(p, store, 'aggregates');
     return result(p, v, {
       faults: ['every record delivered twice (two groups into one store)', 'dedup switched off in the reader', 'checker pointed at an unreachable store'],
       recoveryMs: null,

@@ -123,7 +123,7 @@ export async function killScenario(ctx: ChaosContext): Promise<ScenarioResult> {
       detail: `${betweenInsertAndCommit} of ${kills.length} kills left rows inserted but not committed (${hookedBetween} of the ${hookedKills} made there on purpose)`,
     });
     checks.push({ name: 'final run drained and exited 0', ok: exit.code === 0, detail: `exit ${JSON.stringify(exit)}` });
-    const v = await verify(p, store, 'views');
+    const v = await verify(p, store, 'aggregates');
     return result(p, v, {
       faults,
       recoveryMs: recoveries.length > 0 ? Math.max(...recoveries) : null,

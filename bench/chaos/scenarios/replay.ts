@@ -149,7 +149,7 @@ export async function replayScenario(ctx: ChaosContext): Promise<ScenarioResult>
     const replay: Prepared = { ...p, group: replayGroup, reader: await OffsetReader.open(p.brokers, replayGroup) };
     let v: Verification;
     try {
-      v = await verify(replay, second, 'views');
+      v = await verify(replay, second, 'aggregates');
     } finally {
       await replay.reader.close();
     }

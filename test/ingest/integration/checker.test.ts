@@ -60,7 +60,7 @@ void t.test('a clean single delivery passes; a double delivery passes with dedup
   const expectedRecords = truths.reduce((a, s) => a + s.intervals_delivered_unique, 0);
   t.equal(expectedRecords, rows, 'no faults: one row per counted interval');
 
-  for (const source of ['views', 'raw-dedup', 'raw-no-dedup'] as const) {
+  for (const source of ['aggregates', 'views', 'raw-dedup', 'raw-no-dedup'] as const) {
     const once = await checkTruth(store, truths, { source });
     t.equal(once.status, 'pass', `single delivery, ${source}: ${once.examples.join('; ')}`);
     t.equal(once.actual.wh, expectedWh);
@@ -68,7 +68,7 @@ void t.test('a clean single delivery passes; a double delivery passes with dedup
 
   // The redelivery: the same rows again, in a second insert (as after a crash between insert and commit).
   await store.insertTsv('interval_raw', [tsv]);
-  for (const source of ['views', 'raw-dedup'] as const) {
+  for (const source of ['aggregates', 'views', 'raw-dedup'] as const) {
     const twice = await checkTruth(store, truths, { source });
     t.equal(twice.status, 'pass', `double delivery read with dedup (${source}) still passes`);
   }
