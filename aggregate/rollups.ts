@@ -213,8 +213,12 @@ function toMinute(r: Row): SessionMinute {
   };
 }
 
-/** UNKNOWN_TABLE: the store predates the aggregates or its server is too old for them. */
-const UNKNOWN_TABLE = 60;
+/**
+ * UNKNOWN_TABLE: the store predates the aggregates, or its server was too old to create them.
+ * UNKNOWN_SETTING (param_...): a server older than query parameters (18.16), so older than the
+ * aggregates too.
+ */
+const TOO_OLD = new Set([60, 115]);
 
 async function select(store: Store, what: string, sql: string, params: Record<string, unknown>): Promise<Row[]> {
   try {
@@ -227,7 +231,8 @@ async function select(store: Store, what: string, sql: string, params: Record<st
 function missingAggregates(err: unknown, store: Store, what: string): unknown {
   // toStoreError keeps the server's code on its cause.
   const kept = err instanceof StoreError ? (err.cause as { clickhouseCode?: unknown } | undefined)?.clickhouseCode : undefined;
-  if ((kept ?? clickhouseCode(err)) === UNKNOWN_TABLE) {
+  const code = kept ?? clickhouseCode(err);
+  if (typeof code === 'number' && TOO_OLD.has(code)) {
     return new StoreError(
       'PEV_STORE_REJECTED',
       `${what}: ${store.database} has no aggregate tables: migration ${AGGREGATES_MIGRATION} is not applied ` +

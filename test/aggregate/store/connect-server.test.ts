@@ -5,6 +5,7 @@
  * The outage tests stop and restart a private server of their own, never the shared one.
  */
 import t from 'tap';
+import { sessionRollup } from '../../../aggregate/rollups.js';
 import { openStore } from '../../../aggregate/store/connect.js';
 import { compareVersions } from '../../../aggregate/store/migrate.js';
 import type { Store } from '../../../aggregate/store/types.js';
@@ -12,7 +13,7 @@ import { toBigInt, toInt } from '../../../aggregate/store/values.js';
 import { clickhouseMigrations } from '../../../schemas/index.js';
 import { clickhouseServer, httpStoreOptions, privateClickhouseServer, uniqueName } from '../../helpers/services.js';
 import {
-  DEAD_MESSAGE, deadLetterRows, enrollmentRows, intervalRows, sessionEventRows, tsv, vehicleReportRows,
+  DEAD_MESSAGE, S1, deadLetterRows, enrollmentRows, intervalRows, sessionEventRows, tsv, vehicleReportRows,
 } from './fixtures.js';
 
 async function count(store: Store, table: string): Promise<number> {
@@ -58,6 +59,12 @@ void t.test('migrate, insert every raw table, read back (shared server)', async 
   t.equal(await count(store, 'enrollment'), 1);
   const [ve] = await store.select<Record<string, unknown>>('SELECT count() AS n FROM (SELECT DISTINCT session_id, report_time_ms, running_wh FROM {db}.vehicle_report_raw)');
   t.equal(toInt(ve?.['n']), 2);
+  if (old) {
+    // The write path works without the aggregates; reading them says what is missing.
+    await t.rejects(sessionRollup(store, S1), { code: 'PEV_STORE_REJECTED', retryable: false, message: /migration 005_session_aggregates is not applied \(it needs ClickHouse 23\.8/ });
+  } else {
+    t.equal((await sessionRollup(store, S1))?.energyWh, 150, 'a 23.8+ server keeps the aggregates as rows arrive');
+  }
   const [dl] = await store.select<{ message: string }>('SELECT message FROM {db}.dead_letter');
   t.equal(dl?.message, DEAD_MESSAGE, 'TSV escaping and UTF-8 round-trip');
   const [h] = await store.select<{ h: unknown; r: unknown }>('SELECT content_hash AS h, arrival_rank AS r FROM {db}.interval_raw WHERE src_offset = 10');
