@@ -351,3 +351,35 @@ export async function exportRollups(store: Store, range: Pick<TimeRange, 'fromMs
   }
   return bytes;
 }
+
+/** Keys drawn from the index tables, for benchmarks and spot checks. */
+export interface SampledKeys {
+  sessionIds: string[];
+  premiseIds: string[];
+  pevIds: string[];
+  accountIds: string[];
+  programIds: string[];
+}
+
+/**
+ * Up to `n` keys of each kind, spread by hash (the same `seed` gives the same keys). Reads each
+ * index table once: meant for a benchmark's set-up, not for a request path.
+ */
+export async function sampleKeys(store: Store, n: number, seed = 1): Promise<SampledKeys> {
+  const pick = async (column: string, table: string): Promise<string[]> => {
+    const rows = await select(
+      store,
+      `sample of ${table}.${column}`,
+      `SELECT k FROM (SELECT DISTINCT ${column} AS k FROM {db}.${table}) ORDER BY cityHash64(k, {seed:UInt64}) LIMIT {n:UInt32}`,
+      { n, seed },
+    );
+    return rows.map((r) => String(r['k']));
+  };
+  return {
+    sessionIds: await pick('session_id', 'session_by_pev'),
+    premiseIds: await pick('premise_id', 'session_by_premise'),
+    pevIds: await pick('pev_id', 'session_by_pev'),
+    accountIds: await pick('account_id', 'enrollment_by_account'),
+    programIds: await pick('program_id', 'enrollment_by_program'),
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * Benchmark (a program, not a test): the billing system's lookups through the read API
+ * (aggregate/rollups.ts) on an embedded store, p50/p99 over random keys, JSON under bench/results/.
+ *
+ *   npm run bench:queries -- [--data DIR] [--database NAME] [--keys N] [--from ISO] [--to ISO]
+ *
+ * The store is one that exists (by default the one `npm run bench:reconcile` builds: 1,000,000
+ * sessions; build a smaller one with `npm run bench:reconcile -- --sessions 20000 --runs 1 --data DIR`).
+ * Opening it applies any missing migration, so a store made before the aggregates is backfilled
+ * first (the backfill's time is reported, not counted in the queries).
+ *
+ * Queries, each over `--keys` random keys (one warm-up call first, not counted): one session's
+ * rollup; one session's minutes; one premise's, PEV's and account's sessions of the period. A
+ * program holds most of a fleet's sessions, so its lookup is timed once per program (`--program-runs`),
+ * not per key; the whole period's rollups as CSV are timed `--export-runs` times.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Command, InvalidArgumentError } from 'commander';
+import {
+  exportRollups, sampleKeys, sessionMinutes, sessionRollup, sessionsBy, type SessionKey, type TimeRange,
+} from '../../aggregate/rollups.js';
+import { openStore } from '../../aggregate/store/connect.js';
+import type { Store } from '../../aggregate/store/types.js';
+import { packageRoot } from '../../schemas/index.js';
+
+interface Options {
+  data: string;
+  database: string;
+  keys: number;
+  from: string;
+  to: string;
+  programRuns: number;
+  exportRuns: number;
+  out: string;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${value}`);
+  return n;
+}
+
+function instant(value: string): string {
+  if (Number.isNaN(Date.parse(value))) throw new InvalidArgumentError(`expected an ISO 8601 time, got ${value}`);
+  return value;
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+interface Timing {
+  query: string;
+  calls: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Rows (rollups or minutes) returned, summed over the calls. */
+  rows: number;
+}
+
+async function time(query: string, keys: readonly string[], call: (key: string) => Promise<number>): Promise<Timing> {
+  const ms: number[] = [];
+  let rows = 0;
+  if (keys[0] !== undefined) await call(keys[0]);
+  for (const k of keys) {
+    const t0 = performance.now();
+    rows += await call(k);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  const round = (x: number): number => Math.round(x * 100) / 100;
+  const timing = { query, calls: ms.length, p50Ms: round(percentile(ms, 50)), p99Ms: round(percentile(ms, 99)), maxMs: round(ms[ms.length - 1] ?? NaN), rows };
+  console.log(`${query.padEnd(22)} ${String(timing.calls).padStart(5)} calls  p50 ${timing.p50Ms.toFixed(1).padStart(9)} ms  p99 ${timing.p99Ms.toFixed(1).padStart(9)} ms  rows ${rows}`);
+  return timing;
+}
+
+async function run(o: Options): Promise<void> {
+  const store: Store = await openStore({ kind: 'embedded', path: o.data, database: o.database });
+  try {
+    const m0 = performance.now();
+    const migrated = await store.migrate();
+    const migrateMs = Math.round(performance.now() - m0);
+    if (migrated.applied.length > 0) console.log(`applied ${migrated.applied.join(', ')} in ${(migrateMs / 1000).toFixed(1)} s (backfill of a store made before the aggregates)`);
+    const range: TimeRange = { fromMs: Date.parse(o.from), toMs: Date.parse(o.to) };
+    const keys = await sampleKeys(store, o.keys);
+    if (keys.sessionIds.length === 0) throw new Error(`${o.data} (database ${o.database}) holds no sessions: build one first (npm run bench:reconcile -- --sessions 20000 --runs 1 --data ${o.data})`);
+    const by = (key: SessionKey) => async (): Promise<number> => (await sessionsBy(store, key, range)).length;
+    const timings: Timing[] = [
+      await time('session rollup', keys.sessionIds, async (k) => ((await sessionRollup(store, k)) === null ? 0 : 1)),
+      await time('session minutes', keys.sessionIds, async (k) => (await sessionMinutes(store, k)).length),
+      await time('premise sessions', keys.premiseIds, (k) => by({ premiseId: k })()),
+      await time('pev sessions', keys.pevIds, (k) => by({ pevId: k })()),
+      await time('account sessions', keys.accountIds, (k) => by({ accountId: k })()),
+      await time('program sessions', keys.programIds.flatMap((k) => Array<string>(o.programRuns).fill(k)), (k) => by({ programId: k })()),
+    ];
+    const exportMs: number[] = [];
+    let exportBytes = 0;
+    for (let r = 0; r < o.exportRuns; r++) {
+      const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+      const t0 = performance.now();
+      exportBytes = await exportRollups(store, range, sink);
+      exportMs.push(Math.round(performance.now() - t0));
+    }
+    console.log(`whole period as CSV    ${exportMs.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')} (${exportBytes} bytes)`);
+    const result = {
+      benchmark: 'queries',
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', memoryBytes: totalmem(), node: process.version, loadAverage: loadavg() },
+      store: { kind: 'embedded (chDB)', data: o.data, database: o.database, migrated: migrated.applied, migrateMs },
+      period: { from: o.from, to: o.to },
+      keys: { sessions: keys.sessionIds.length, premises: keys.premiseIds.length, pevs: keys.pevIds.length, accounts: keys.accountIds.length, programs: keys.programIds.length },
+      targets: { sessionP99Ms: 20, keyMonthP99Ms: 50, exportSeconds: 5 },
+      timings,
+      export: { runs: exportMs, bytes: exportBytes },
+    };
+    mkdirSync(join(packageRoot(), 'bench', 'results'), { recursive: true });
+    writeFileSync(o.out, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${o.out} (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+  } finally {
+    await store.close();
+  }
+}
+
+const program = new Command('bench:queries')
+  .description('p50/p99 of the billing lookups through the read API on an embedded store')
+  .option('--data <dir>', 'chDB folder of the store', join(packageRoot(), '.data', 'bench-reconcile'))
+  .option('--database <name>', 'database in the store', 'pevbench')
+  .option('--keys <n>', 'random keys per query', positive, 200)
+  .option('--from <iso>', 'period start (UTC)', instant, '2026-10-01T07:00:00Z')
+  .option('--to <iso>', 'period end (UTC, exclusive)', instant, '2026-10-31T07:00:00Z')
+  .option('--program-runs <n>', 'timed lookups per program', positive, 3)
+  .option('--export-runs <n>', 'timed exports of the whole period', positive, 3)
+  .option('--out <file>', 'JSON result', join(packageRoot(), 'bench', 'results', 'queries.json'))
+  .action(async (o: Options) => run(o));
+
+await program.parseAsync(process.argv);
