@@ -14,8 +14,7 @@
  * only sums those, so every answer is exact before and after merges, whatever the delivery order.
  */
 import type { Writable } from 'node:stream';
-import { StoreError } from '../ingest/errors.js';
-import { clickhouseCode } from './store/errors.js';
+import { StoreError, clickhouseCode } from './store/errors.js';
 import type { Store } from './store/types.js';
 import { toInt } from './store/values.js';
 
