@@ -1,5 +1,5 @@
 /**
- * The read API over the aggregates kept as rows arrive (schemas/clickhouse/005_session_aggregates.sql):
+ * The read API over the aggregates kept as rows arrive (schemas/clickhouse/006_session_aggregates.sql):
  * one session's rollup and minutes, and the sessions of a premise, PEV, account or program in a
  * time range. Callers (the CLI, the checkers, the benchmarks) use these functions instead of
  * writing SQL against the aggregate tables.
@@ -19,7 +19,7 @@ import type { Store } from './store/types.js';
 import { toInt } from './store/values.js';
 
 /** The migration that creates the aggregates; its absence is what the error below names. */
-export const AGGREGATES_MIGRATION = '005_session_aggregates';
+export const AGGREGATES_MIGRATION = '006_session_aggregates';
 
 /** One session's rollup. Times in epoch milliseconds (UTC), energy in Wh. */
 export interface SessionRollup {
@@ -40,8 +40,9 @@ export interface SessionRollup {
   /** Seqs that arrived with more than one content. */
   conflicts: number;
   hasEnd: boolean;
-  endEnergyWh: number;
-  endDurationS: number;
+  /** Null without an END event (as the read-time view session_rollup, migration 005). */
+  endEnergyWh: number | null;
+  endDurationS: number | null;
   lastProgressWh: number;
   grantedWh: number;
   vehicleRunningWh: number;
@@ -125,8 +126,8 @@ SELECT
   arrayMax(x -> x.1, i.firsts) + 1 AS intervals_expected,
   i.conflicts AS conflicts,
   bitAnd(e.kinds, 16) != 0 AS has_end,
-  e.en.7 AS end_energy_wh,
-  e.en.6 AS end_duration_s,
+  if(has_end, toNullable(e.en.7), NULL) AS end_energy_wh,
+  if(has_end, toNullable(e.en.6), NULL) AS end_duration_s,
   e.pr.4 AS last_progress_wh,
   e.av.4 AS granted_wh,
   v.latest.4 AS vehicle_running_wh,
@@ -193,8 +194,8 @@ function toRollup(r: Row): SessionRollup {
     gaps: int('intervals_expected') - int('intervals_seen'),
     conflicts: int('conflicts'),
     hasEnd: r['has_end'] === true || toInt(r['has_end']) === 1,
-    endEnergyWh: int('end_energy_wh'),
-    endDurationS: int('end_duration_s'),
+    endEnergyWh: r['end_energy_wh'] === null ? null : int('end_energy_wh'),
+    endDurationS: r['end_duration_s'] === null ? null : int('end_duration_s'),
     lastProgressWh: int('last_progress_wh'),
     grantedWh: int('granted_wh'),
     vehicleRunningWh: int('vehicle_running_wh'),

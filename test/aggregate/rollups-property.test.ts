@@ -45,7 +45,7 @@ interface Truth {
   firstMs: number;
   lastMs: number;
   hasEnd: boolean;
-  endWh: number;
+  endWh: number | null;
   minutes: Map<number, number>;
 }
 
@@ -118,7 +118,7 @@ function truthOf(copies: readonly Copy[], ends: readonly EndCopy[]): Map<string,
   for (const [k, c] of first) {
     let s = out.get(c.session_id);
     if (s === undefined) {
-      s = { energyWh: 0, intervals: 0, expected: 0, conflicts: 0, firstMs: Infinity, lastMs: 0, hasEnd: false, endWh: 0, minutes: new Map() };
+      s = { energyWh: 0, intervals: 0, expected: 0, conflicts: 0, firstMs: Infinity, lastMs: 0, hasEnd: false, endWh: null, minutes: new Map() };
       out.set(c.session_id, s);
     }
     s.energyWh += c.energy_wh;
@@ -177,7 +177,7 @@ async function compare(t: Test, store: Store, truth: Map<string, Truth>, when: s
     'SELECT session_id, energy_wh, intervals_seen, intervals_expected, conflicts, toInt64(toUInt32(first_interval_start)) * 1000 AS f, toInt64(toUInt32(last_activity)) * 1000 AS l, has_end, end_energy_wh FROM {db}.session_rollup ORDER BY session_id',
   );
   t.same(
-    view.map((r) => [r['session_id'], ...['energy_wh', 'intervals_seen', 'intervals_expected', 'conflicts', 'f', 'l'].map((k) => toInt(r[k])), toInt(r['has_end']) === 1, toInt(r['end_energy_wh'])]),
+    view.map((r) => [r['session_id'], ...['energy_wh', 'intervals_seen', 'intervals_expected', 'conflicts', 'f', 'l'].map((k) => toInt(r[k])), toInt(r['has_end']) === 1, r['end_energy_wh'] === null ? null : toInt(r['end_energy_wh'])]),
     rollups.map((r) => [r.sessionId, r.energyWh, r.intervalsSeen, r.intervalsExpected, r.conflicts, r.firstIntervalMs, r.lastActivityMs, r.hasEnd, r.endEnergyWh]),
     `${when}: aggregates equal the read-time view session_rollup`,
   );

@@ -44,7 +44,7 @@ void t.test('one session: resend counted once, conflict keeps the first copy, mi
     sessionId: S2, esciId: 'ESCI-0000000A', premiseId: 'P000000001', pevId: PEV,
     firstIntervalMs: (T0 + 600) * MS, lastActivityMs: (T0 + 660) * MS,
     energyWh: 10, intervalsSeen: 1, intervalsExpected: 1, gaps: 0, conflicts: 0,
-    hasEnd: false, endEnergyWh: 0, endDurationS: 0, lastProgressWh: 0, grantedWh: 0, vehicleRunningWh: 0, vehicleReports: 0,
+    hasEnd: false, endEnergyWh: null, endDurationS: null, lastProgressWh: 0, grantedWh: 0, vehicleRunningWh: 0, vehicleReports: 0,
   }, 'a session without an end keeps its energy so far');
   t.equal(await sessionRollup(store, 'S-none'), null);
   t.same(await sessionMinutes(store, S1), [
@@ -101,7 +101,7 @@ void t.test('the whole period as CSV', async (t) => {
 
 void t.test('a store made before the aggregates is backfilled once, to the same answers', async (t) => {
   const store = await tempStore(t);
-  // The state the current release leaves: raw rows and no aggregates (005 not applied).
+  // The state the current release leaves: raw rows and no aggregates (006 not applied).
   const db = store.database;
   for (const v of ['interval_state_mv', 'session_event_state_mv', 'vehicle_report_state_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
     'session_by_pev_events_mv', 'session_by_pev_intervals_mv', 'enrollment_by_account_mv', 'enrollment_by_program_mv']) {
@@ -110,19 +110,19 @@ void t.test('a store made before the aggregates is backfilled once, to the same 
   for (const table of ['interval_state', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program']) {
     await store.client.command({ query: `DROP TABLE ${db}.${table}` });
   }
-  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '005_session_aggregates'` });
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '006_session_aggregates'` });
   await load(store);
   await t.rejects(sessionRollup(store, S1), {
-    name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false, message: /no aggregate tables: migration 005_session_aggregates is not applied/,
+    name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false, message: /no aggregate tables: migration 006_session_aggregates is not applied/,
   }, 'a clear error while the aggregates are absent');
 
-  t.same((await store.migrate()).applied, ['005_session_aggregates']);
+  t.same((await store.migrate()).applied, ['006_session_aggregates']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'backfilled from the raw tables');
   t.same(await sessionsBy(store, { accountId: 'A000000001' }, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS }).then((r) => r.length), 2);
   t.same((await store.migrate()).applied, [], 'applied once');
   // The backfill run a second time (a migration cut off and restarted) changes nothing either.
-  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '005_session_aggregates'` });
-  t.same((await store.migrate()).applied, ['005_session_aggregates']);
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '006_session_aggregates'` });
+  t.same((await store.migrate()).applied, ['006_session_aggregates']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP);
   const [raw] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_state FINAL');
   t.equal(toInt(raw?.n), 2, 'one state row per session block after merging');

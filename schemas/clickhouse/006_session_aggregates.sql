@@ -1,5 +1,5 @@
 -- min-server: 23.8
--- Migration 005: aggregates kept as rows arrive (docs/architecture.md, "Aggregates kept as data
+-- Migration 006: aggregates kept as rows arrive (docs/architecture.md, "Aggregates kept as data
 -- arrives"). Requires ClickHouse 23.8 or newer (aggregate states of tuples, -If states); an
 -- older server that only takes ingest writes (the 18.16 outage-test server) skips it and keeps
 -- working, and the read API (aggregate/rollups.ts) then answers PEV_STORE_REJECTED naming this
