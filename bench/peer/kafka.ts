@@ -7,9 +7,8 @@
  */
 import Kafka from 'node-rdkafka';
 import type { LibrdKafkaError } from 'node-rdkafka';
+import { RECORDS_HEADER } from '../../ingest/codec/framing.js';
 import { simulateFleet, type FleetOptionsInput, type SessionTruth } from '../sim/fleet.js';
-
-const PEV_RECORDS_HEADER = 'pev-records';
 
 function promised<T>(fn: (cb: (err: LibrdKafkaError | null | undefined, v: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(new Error(err.message, { cause: err })) : resolve(v))));
@@ -115,7 +114,7 @@ export async function produceIntervalTopic(o: ProduceOptions): Promise<ProducedT
     for (let next = gen.next(); !next.done && records < max; next = gen.next()) {
       const m = next.value;
       if (m.kind !== 'interval') continue;
-      const headers = m.records > 1 ? [{ [PEV_RECORDS_HEADER]: String(m.records) }] : undefined;
+      const headers = m.records > 1 ? [{ [RECORDS_HEADER]: String(m.records) }] : undefined;
       for (;;) {
         try {
           producer.produce(o.topic, null, m.value, m.key, m.timestampMs, null, headers);
