@@ -13,8 +13,12 @@
  * table and again after the enrollment is resolved here). Every user-supplied value travels as a
  * query parameter.
  *
- * Deduplication follows the read views (002): per (session_id, seq) the first received copy
- * counts (smallest (src_partition, src_offset)); copies with other content are conflicts. The
+ * Deduplication follows the read views (002) and the aggregates (006): per (session_id, seq) the
+ * first received copy counts (smallest (src_partition, src_offset)); copies with other content are
+ * conflicts. Facts read the raw tables, not the aggregates, because interval_raw is partitioned by
+ * month and a period's reconcile then reads its period only, and because the validation rules
+ * need each interval's meter and quality bits (docs/architecture.md, "Still on other paths"); the
+ * property test test/aggregate/rollups-property.test.ts holds both copies of the rule to one answer. The
  * per-interval rows of a session come as parallel arrays, compacted because the result's size is
  * much of a run's cost: seqs only when they are not 0..n-1 in order, lengths only when not
  * constant, quality bits only where set (facts-validation.ts), starts as the first start and
