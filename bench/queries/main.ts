@@ -5,7 +5,8 @@
  *   npm run bench:queries -- [--data DIR] [--database NAME] [--keys N] [--from ISO] [--to ISO]
  *
  * The store is one that exists (by default the one `npm run bench:reconcile` builds: 1,000,000
- * sessions; build a smaller one with `npm run bench:reconcile -- --sessions 20000 --runs 1 --data DIR`).
+ * sessions; build a smaller one with `npm run bench:reconcile -- --sessions 20000 --runs 1 --data DIR`,
+ * and one five times larger by copying its folder and running `bench/queries/replicate.ts` on the copy).
  * Opening it applies any missing migration, so a store made before the aggregates is backfilled
  * first (the backfill's time is reported, not counted in the queries).
  *
