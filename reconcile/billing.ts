@@ -9,7 +9,11 @@
  *   - different, current version exported (frozen): a new version, and an ADJUSTMENT flag;
  *   - a billed session that is now held gets a VOID version (energy and amount 0), by the same rules.
  * ADJUSTMENT stays on a session while its current version differs from what was last exported,
- * or while it is a record the period's export never carried (data that arrived after the export).
+ * or while it is a record no export carried although an export whose filters match it went out
+ * (data that arrived after the export; export-scope.ts).
+ *
+ * A period's records have cycle ''; a bill cycle's (cycles.ts) carry the cycle and their
+ * account's cycle period, and their state is looked up by (cycle, session).
  *
  * Export. `exportPeriod` writes the current version of the records of a period that have not gone
  * out yet (VOID only when an earlier version went out; mode 'all' repeats everything) as CSV (one
@@ -21,7 +25,6 @@ import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { writeOutput } from './output.js';
 import type { Store } from '../aggregate/store/types.js';
-import { PevmeterError } from '../schemas/errors.js';
 import type { RulesConfig } from './config.js';
 import { adjustmentFlag } from './rules/index.js';
 import type { TsvWriter } from '../aggregate/store/tsv.js';
@@ -328,7 +331,7 @@ FROM
 (
   SELECT session_id, version, status, content_digest, energy_wh, amount_minor, currency
   FROM {db}.billing_record FINAL
-  WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64}
+  WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64} AND cycle = ''
     AND session_id >= {lo:String} AND session_id < {hi:String}
   ORDER BY session_id, version DESC
   LIMIT 1 BY session_id
@@ -339,7 +342,7 @@ const EXPORTED_SQL = `
 SELECT session_id, max(version) AS ex_version, argMax(content_digest, version) AS ex_sha, argMax(energy_wh, version) AS ex_energy_wh,
   argMax(amount_minor, version) AS ex_amount_minor
 FROM {db}.billing_export
-WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64}
+WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64} AND cycle = ''
   AND session_id >= {lo:String} AND session_id < {hi:String}
 GROUP BY session_id
 `;
@@ -375,35 +378,11 @@ export async function loadStates(store: Store, period: Period, range: { lo: stri
   return out;
 }
 
-/** Whether the period has been exported, and refuses a period that overlaps an exported one without equalling it. */
-export async function periodExportState(store: Store, period: Period): Promise<boolean> {
-  const rows = await store.select<{ f: string | number; t: string | number; n: string | number }>(
-    `SELECT period_from_ms AS f, period_to_ms AS t, count() AS n FROM {db}.billing_export
-     WHERE period_from_ms < {to_ms:Int64} AND period_to_ms > {from_ms:Int64}
-     GROUP BY period_from_ms, period_to_ms ORDER BY period_from_ms`,
-    { from_ms: period.fromMs, to_ms: period.toMs },
-  );
-  let same = false;
-  for (const r of rows) {
-    const f = Number(r.f);
-    const t = Number(r.t);
-    if (f === period.fromMs && t === period.toMs) {
-      same = true;
-      continue;
-    }
-    throw new PevmeterError(
-      'PEV_INPUT',
-      `period [${new Date(period.fromMs).toISOString()}, ${new Date(period.toMs).toISOString()}) overlaps the exported period [${new Date(f).toISOString()}, ${new Date(t).toISOString()}): a session would be billed twice; reconcile the exported period itself, or one that does not overlap it`,
-    );
-  }
-  return same;
-}
-
 export const BILLING_COLUMNS = [
   'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'account_id', 'premise_id', 'pev_id',
   'program_id', 'tariff_id', 'currency', 'session_start_ms', 'session_end_ms', 'energy_wh', 'session_energy_wh',
   'line_kind', 'line_period', 'line_wh', 'line_price_micro', 'line_amount_minor', 'incentive_minor', 'amount_minor',
-  'warn_codes', 'content_digest', 'run_id', 'updated_ms',
+  'warn_codes', 'content_digest', 'run_id', 'updated_ms', 'cycle',
 ] as const;
 
 /** Line kinds and tariff period names as TSV array elements: a handful of names, a million lines. */
@@ -449,7 +428,7 @@ function lineInts(w: TsvWriter, L: readonly BillLine[], key: 'wh' | 'priceMicro'
  * order, straight into the batch's buffer (a million a run: no per-row string or object).
  */
 export function writeBillingRow(
-  w: TsvWriter, period: Period, r: RecordContent, version: number, digestHex: string, runId: string, updatedMs: number,
+  w: TsvWriter, period: Period, r: RecordContent, version: number, digestHex: string, runId: string, updatedMs: number, cycle = '',
 ): void {
   const L = r.lines;
   w.integer(period.fromMs); w.tab();
@@ -477,7 +456,8 @@ export function writeBillingRow(
   w.escaped(r.warnCodes.length === 0 ? '[]' : tsvField(r.warnCodes)); w.tab();
   w.str(digestHex); w.tab();
   w.str(runId); w.tab();
-  w.integer(updatedMs);
+  w.integer(updatedMs); w.tab();
+  w.str(cycle);
   w.end();
 }
 
@@ -486,6 +466,8 @@ export function writeBillingRow(
 export type ExportFormat = 'csv' | 'json';
 
 interface CurrentRow {
+  period_from_ms: number;
+  period_to_ms: number;
   session_id: string;
   version: number;
   status: RecordStatus;
@@ -513,7 +495,7 @@ interface CurrentRow {
 
 const EXPORT_ROWS_SQL = `
 SELECT
-  r.session_id AS session_id, r.version AS version, r.status AS status, r.account_id AS account_id, r.premise_id AS premise_id,
+  r.period_from_ms AS period_from_ms, r.period_to_ms AS period_to_ms, r.session_id AS session_id, r.version AS version, r.status AS status, r.account_id AS account_id, r.premise_id AS premise_id,
   r.pev_id AS pev_id, r.program_id AS program_id, r.tariff_id AS tariff_id, r.currency AS currency,
   r.session_start_ms AS session_start_ms, r.session_end_ms AS session_end_ms, r.energy_wh AS energy_wh,
   r.session_energy_wh AS session_energy_wh, r.line_kind AS line_kind, r.line_period AS line_period, r.line_wh AS line_wh,
@@ -524,19 +506,19 @@ FROM
 (
   SELECT *
   FROM {db}.billing_record FINAL
-  WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64}
+  WHERE cycle = {cycle:String} AND ({cycle:String} != '' OR (period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64}))
     AND ({account:String} = '' OR account_id = {account:String})
     AND ({premise:String} = '' OR premise_id = {premise:String})
     AND ({pev:String} = '' OR pev_id = {pev:String})
     AND ({program:String} = '' OR program_id = {program:String})
-  ORDER BY session_id, version DESC
+  ORDER BY session_id, version DESC, updated_ms DESC
   LIMIT 1 BY session_id
 ) AS r
 LEFT JOIN
 (
   SELECT session_id, groupArray((version, energy_wh, amount_minor)) AS ex
   FROM (SELECT DISTINCT session_id, version, energy_wh, amount_minor FROM {db}.billing_export
-        WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64})
+        WHERE cycle = {cycle:String} AND ({cycle:String} != '' OR (period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64})))
   GROUP BY session_id
 ) AS e ON e.session_id = r.session_id
 ORDER BY session_id
@@ -620,7 +602,7 @@ export interface ExportOptions {
 }
 
 /** Exports the current records of a period (optionally filtered) and freezes what it exported. */
-export async function exportPeriod(
+export function exportPeriod(
   store: Store,
   period: Period,
   filters: PeriodFilter,
@@ -628,9 +610,38 @@ export async function exportPeriod(
   file: string,
   opts: ExportOptions = {},
 ): Promise<ExportResult> {
+  return exportRecords(store, { cycle: '', period }, filters, format, file, opts);
+}
+
+/**
+ * Exports the current records of a bill cycle (every account's own cycle period; optionally
+ * filtered) and freezes what it exported. Independent of other cycles' exports.
+ */
+export function exportCycle(
+  store: Store,
+  cycle: string,
+  filters: PeriodFilter,
+  format: ExportFormat,
+  file: string,
+  opts: ExportOptions = {},
+): Promise<ExportResult> {
+  if (cycle === '') throw new Error('exportCycle: a cycle label is required');
+  return exportRecords(store, { cycle, period: { fromMs: 0, toMs: 0 } }, filters, format, file, opts);
+}
+
+async function exportRecords(
+  store: Store,
+  sel: { cycle: string; period: Period },
+  filters: PeriodFilter,
+  format: ExportFormat,
+  file: string,
+  opts: ExportOptions,
+): Promise<ExportResult> {
+  const period = sel.period;
   const mode = opts.mode ?? 'pending';
   const nowMs = opts.nowMs ?? Date.now();
   const rows = await store.select<CurrentRow>(EXPORT_ROWS_SQL, {
+    cycle: sel.cycle,
     from_ms: period.fromMs,
     to_ms: period.toMs,
     account: filters.accountId ?? '',
@@ -639,6 +650,8 @@ export async function exportPeriod(
     program: filters.programId ?? '',
   });
   const records: ExportedRecord[] = [];
+  /** Each record's own period: a cycle's accounts bill different ones. */
+  const periods: Period[] = [];
   for (const r of rows) {
     const version = Number(r.version);
     const exportedAll = (r.exported_before ?? []).map((x) => x.map(Number) as [number, number, number]);
@@ -651,6 +664,7 @@ export async function exportPeriod(
     if (r.status === 'VOID' && prev === undefined) continue;
     const energy = Number(r.energy_wh);
     const amount = Number(r.amount_minor);
+    periods.push({ fromMs: Number(r.period_from_ms), toMs: Number(r.period_to_ms) });
     // In EXPORT_RECORD_FIELDS order: JSON.stringify keeps it.
     records.push({
       session_id: r.session_id,
@@ -704,8 +718,16 @@ export async function exportPeriod(
   await insertRows(
     store,
     'billing_export',
-    ['export_id', 'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'content_digest', 'energy_wh', 'amount_minor', 'exported_ms', 'format', 'file'],
-    records.map((rec) => [exportId, period.fromMs, period.toMs, rec.session_id, rec.version, rec.status, rec.content_digest, rec.record_energy_wh, rec.record_amount_minor, nowMs, format, basename(file)]),
+    ['export_id', 'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'content_digest', 'energy_wh', 'amount_minor', 'exported_ms', 'format', 'file', 'cycle', 'account_id'],
+    records.map((rec, i) => [exportId, periods[i]!.fromMs, periods[i]!.toMs, rec.session_id, rec.version, rec.status, rec.content_digest, rec.record_energy_wh, rec.record_amount_minor, nowMs, format, basename(file), sel.cycle, rec.account_id]),
+  );
+  // What this export covered, even where it carried nothing: a record of these filters that
+  // appears later is an adjustment (export-scope.ts).
+  await insertRows(
+    store,
+    'billing_export_scope',
+    ['export_id', 'period_from_ms', 'period_to_ms', 'cycle', 'filter_account', 'filter_premise', 'filter_pev', 'filter_program', 'exported_ms'],
+    [[exportId, period.fromMs, period.toMs, sel.cycle, filters.accountId ?? '', filters.premiseId ?? '', filters.pevId ?? '', filters.programId ?? '', nowMs]],
   );
   let energyWh = 0;
   let amountMinor = 0;

@@ -15,17 +15,19 @@ import { openStore, storeOptionsOf } from '../aggregate/store/connect.js';
 import type { Store } from '../aggregate/store/types.js';
 import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cli-options.js';
 import { PevmeterError } from '../schemas/errors.js';
-import { exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
+import { exportCycle, exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
 import { loadReconcileConfig, type ReconcileConfig } from './config.js';
 import { checkOutput, writeOutput } from './output.js';
 import { renderReport } from './report.js';
 import { summaryText } from './summary-text.js';
-import { parseInstant, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
+import { parseCycle } from './cycles.js';
+import { checkPeriod, parseInstant, reconcileCycle, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
 import type { Period, PeriodFilter } from './types.js';
 
 export interface ReconcileFlags extends StoreFlags {
-  from: string;
-  to: string;
+  from?: string;
+  to?: string;
+  cycle?: string;
   account?: string;
   premise?: string;
   pev?: string;
@@ -85,7 +87,15 @@ export function progressReporter(mode: ReconcileFlags['progress'], io: CommandIo
 
 /** Everything `pevmeter reconcile` does after parsing flags; the store is opened and closed here unless given. */
 export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?: { store: Store; config?: ReconcileConfig }): Promise<ReconcileCommandResult> {
-  const period: Period = { fromMs: parseInstant('--from', flags.from), toMs: parseInstant('--to', flags.to) };
+  if (flags.cycle !== undefined && (flags.from !== undefined || flags.to !== undefined)) {
+    throw new PevmeterError('PEV_INPUT', '--cycle and --from/--to exclude each other: a cycle is each account\'s own period');
+  }
+  if (flags.cycle === undefined && (flags.from === undefined || flags.to === undefined)) {
+    throw new PevmeterError('PEV_INPUT', 'give a period (--from and --to) or a bill cycle (--cycle YYYY-MM)');
+  }
+  const cycle = flags.cycle === undefined ? null : parseCycle(flags.cycle).label;
+  const period: Period | null = cycle !== null ? null : { fromMs: parseInstant('--from', flags.from!), toMs: parseInstant('--to', flags.to!) };
+  if (period !== null) checkPeriod(period);
   const filters: PeriodFilter = {};
   if (flags.account !== undefined) filters.accountId = flags.account;
   if (flags.premise !== undefined) filters.premiseId = flags.premise;
@@ -110,10 +120,11 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
   }
   const progress = progressReporter(flags.progress, io);
   try {
-    const summary = await reconcilePeriod(store, period, filters, cfg, {
+    const runOpts = {
       ...(flags.asOf !== undefined ? { asOfMs: parseInstant('--as-of', flags.asOf) } : {}),
       onProgress: progress.onProgress,
-    });
+    };
+    const summary = period !== null ? await reconcilePeriod(store, period, filters, cfg, runOpts) : await reconcileCycle(store, cycle!, filters, cfg, runOpts);
     progress.stop();
     let report: string | null = null;
     if (flags.report !== undefined) {
@@ -122,7 +133,10 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     }
     let exported: ExportResult | null = null;
     if (flags.export !== undefined && flags.out !== undefined) {
-      exported = await exportPeriod(store, period, filters, flags.export, flags.out, { mode: flags.exportAll === true ? 'all' : 'pending', force });
+      const exportOpts = { mode: flags.exportAll === true ? ('all' as const) : ('pending' as const), force };
+      exported = period !== null
+        ? await exportPeriod(store, period, filters, flags.export, flags.out, exportOpts)
+        : await exportCycle(store, cycle!, filters, flags.export, flags.out, exportOpts);
     }
     if (flags.json === true || io.stdout.isTTY !== true) {
       // The report's per-session samples stay out of the summary (undefined is not serialized).
@@ -149,8 +163,9 @@ export function registerReconcileCommand(program: Command): void {
     program
       .command('reconcile')
       .description('reconcile a billing period: rules, flags, billing records; optionally an HTML report and an export (which freezes the records)')
-      .requiredOption('--from <time>', 'period start, UTC (ISO 8601 with Z or an offset, or epoch ms), inclusive')
-      .requiredOption('--to <time>', 'period end, UTC, exclusive')
+      .option('--from <time>', 'period start, UTC (ISO 8601 with Z or an offset, or epoch ms), inclusive')
+      .option('--to <time>', 'period end, UTC, exclusive')
+      .option('--cycle <YYYY-MM>', 'bill cycle starting in this month: each account\'s own cycle period, in its program\'s time zone (instead of --from/--to)')
       .option('--account <id>', 'only sessions of this account (by enrollment)')
       .option('--premise <id>', 'only sessions reported for this premise')
       .option('--pev <vin>', 'only sessions of this PEV')

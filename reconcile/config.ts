@@ -21,6 +21,8 @@ const severity = z.enum(['warn', 'hold']);
 const share = z.number().min(0).max(10);
 const wh = z.int().min(0).max(1_000_000_000);
 const seconds = z.int().min(0).max(30 * 86_400);
+/** A bill cycle day: 1 to 28, so every month has it. */
+const cycleDay = z.int().min(1).max(28);
 
 /** A decimal amount of minor units per kWh, e.g. "31.25" (cents per kWh). */
 const PRICE = /^\d{1,9}(\.\d{1,6})?$/;
@@ -224,6 +226,23 @@ export const configSchema = z
         batchSessions: z.int().min(1_000).max(2_000_000).default(65_536),
       })
       .prefault({}),
+    cycles: z
+      .strictObject({
+        /** Cycle day of every account not listed in `accounts`: a cycle runs from this day of its month, local midnight. */
+        defaultDay: cycleDay.default(1),
+        /** Zone of the cycle of a session with no priced program (held, not enrolled): the others use their tariff's. */
+        timeZone: z.string().min(1).default('America/Los_Angeles'),
+        /** Account ID to its cycle day (1-28): the utility's billing calendar, from its customer system. */
+        accounts: z.record(z.string().regex(/^A[0-9]{9}$/, 'an account_id: A and nine digits'), cycleDay).default({}),
+      })
+      .prefault({})
+      .superRefine((c, ctx) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: c.timeZone });
+        } catch {
+          ctx.addIssue({ code: 'custom', path: ['timeZone'], message: `unknown IANA time zone ${JSON.stringify(c.timeZone)}` });
+        }
+      }),
     report: z
       .strictObject({
         /** Held sessions drawn minute by minute in the HTML report. */

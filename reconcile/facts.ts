@@ -175,6 +175,11 @@ export class EnrollmentIndex {
     }
   }
 
+  /** Every enrollment, each once. */
+  list(): EnrollmentFact[] {
+    return [...this.byPev.values()].flat();
+  }
+
   get size(): number {
     let n = 0;
     for (const list of this.byPev.values()) n += list.length;

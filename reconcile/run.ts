@@ -9,8 +9,10 @@ import type { Store } from '../aggregate/store/types.js';
 import { PevmeterError } from '../schemas/errors.js';
 import {
   BILLING_COLUMNS, adjustmentFor, billedContent, contentDigest, decide, loadStates,
-  periodExportState, voidContent, writeBillingRow, type RecordContent, type SessionIdentity,
+  voidContent, writeBillingRow, type RecordContent, type RecordState, type SessionIdentity,
 } from './billing.js';
+import { CyclePlan, loadCycleStates } from './cycles.js';
+import { checkPeriodOverlap, covered, loadScopes } from './export-scope.js';
 import { configHash, type ReconcileConfig } from './config.js';
 import { insertRows, insertWritten, tsvField } from './tsv.js';
 import { TsvWriter, escapeTsv } from '../aggregate/store/tsv.js';
@@ -58,7 +60,10 @@ export interface HeldSample {
 
 export interface RunSummary {
   runId: string;
+  /** The period reconciled; for a cycle run, the window its facts were read over (each account bills its own cycle period). */
   period: Period;
+  /** The bill cycle ('2026-10'), or '' for a run over an explicit period. */
+  cycle: string;
   filters: PeriodFilter;
   asOfMs: number;
   configSha256: string;
@@ -126,8 +131,11 @@ const SESSION_COLUMNS = [
   'period_from_ms', 'period_to_ms', 'session_id', 'run_id', 'run_seq', 'status', 'account_id', 'premise_id', 'pev_id',
   'esci_id', 'program_id', 'tariff_id', 'session_start_ms', 'session_end_ms', 'eumd_wh', 'interval_sum_wh', 'period_wh',
   'has_end', 'esci_wh', 'has_vehicle', 'vehicle_wh', 'has_grant', 'granted_wh', 'intervals_seen', 'intervals_missing',
-  'flag_code', 'flag_severity', 'flag_observed', 'flag_threshold', 'flag_detail',
+  'flag_code', 'flag_severity', 'flag_observed', 'flag_threshold', 'flag_detail', 'cycle',
 ] as const;
+
+/** A cycle run bills whole sessions: the pricing split sees no edge. */
+const ALL_PERIOD: Period = { fromMs: -8.64e15, toMs: 8.64e15 };
 
 /** A batch's rows start in a buffer of this size and double as needed. */
 const ROWS_INITIAL_BYTES = 4 * 1024 * 1024;
@@ -135,7 +143,7 @@ const ROWS_INITIAL_BYTES = 4 * 1024 * 1024;
 /** Appends a session's result as one TSV row in SESSION_COLUMNS order (a million a run). */
 function writeSessionRow(
   w: TsvWriter, head: string, runTail: string, status: string, id: SessionIdentity,
-  f: SessionFacts, m: SessionMeasures, periodWh: number, flags: readonly Flag[],
+  f: SessionFacts, m: SessionMeasures, periodWh: number, flags: readonly Flag[], cycle: string,
 ): void {
   w.escaped(head);
   w.str(f.sessionId); w.tab();
@@ -168,6 +176,8 @@ function writeSessionRow(
         `${tsvField(flags.map((x) => JSON.stringify(x.threshold)))}\t${tsvField(flags.map((x) => x.detail ?? ''))}`,
     );
   }
+  w.tab();
+  w.str(cycle);
   w.end();
 }
 
@@ -214,12 +224,46 @@ export async function reconcilePeriod(
   opts: ReconcileOptions = {},
 ): Promise<RunSummary> {
   checkPeriod(period);
+  await checkPeriodOverlap(store, period, filters);
+  return reconcileRun(store, period, null, filters, cfg, opts);
+}
+
+/**
+ * Reconciles, for every account (or the filtered ones), the sessions of its own period of bill
+ * cycle `cycle` ('2026-10'), in its program's time zone (reconcile/cycles.ts): each session whole,
+ * in the one cycle its start falls in.
+ */
+export async function reconcileCycle(
+  store: Store,
+  cycle: string,
+  filters: PeriodFilter,
+  cfg: ReconcileConfig,
+  opts: ReconcileOptions = {},
+): Promise<RunSummary> {
+  const plan = new CyclePlan(cfg, cycle);
+  return reconcileRun(store, plan.readWindow, plan, filters, cfg, opts);
+}
+
+async function reconcileRun(
+  store: Store,
+  period: Period,
+  plan: CyclePlan | null,
+  filters: PeriodFilter,
+  cfg: ReconcileConfig,
+  opts: ReconcileOptions,
+): Promise<RunSummary> {
   const startedMs = Date.now();
   const asOfMs = opts.asOfMs ?? startedMs;
   const runId = randomUUID();
   const runSeq = nextRunSeq();
   const progress = opts.onProgress ?? (() => {});
-  const periodExported = await periodExportState(store, period);
+  const cycle = plan === null ? '' : plan.cycle.label;
+  // Which exports went out for this period (or cycle), and to whom: ADJUSTMENT on a record that
+  // never went out only where an export matching it did (export-scope.ts).
+  const scopes = await loadScopes(store, cycle, period);
+  const states = plan === null
+    ? (range: { lo: string; hi: string }) => loadStates(store, period, range)
+    : (range: { lo: string; hi: string }) => loadCycleStates(store, cycle, range);
 
   const reader = new FactsReader(store, {
     period,
@@ -229,6 +273,7 @@ export async function reconcilePeriod(
     batchSessions: cfg.sessions.batchSessions,
   });
   await reader.open();
+  if (plan !== null) await plan.checkOverlap(store, reader.enrollments.list(), filters);
   progress({ phase: 'open', batch: 0, batches: reader.batches, sessions: 0, estimate: reader.estimate, elapsedMs: Date.now() - startedMs });
 
   // One calendar per tariff over everything a run can read, built on first use.
@@ -247,7 +292,7 @@ export async function reconcilePeriod(
 
   const R = cfg.report.histogramRangePercent;
   const summary: RunSummary = {
-    runId, period, filters, asOfMs, configSha256: configHash(cfg), startedMs, finishedMs: 0,
+    runId, period, cycle, filters, asOfMs, configSha256: configHash(cfg), startedMs, finishedMs: 0,
     sessions: 0, billed: 0, held: 0, eumdWh: 0, billedWh: 0, amountMinor: {}, incentiveMinor: {},
     flags: emptyFlags(), heldBy: {},
     records: { created: 0, rewritten: 0, newVersions: 0, unchanged: 0, voided: 0 },
@@ -271,7 +316,7 @@ export async function reconcilePeriod(
     timings[key] += now - mark;
     mark = now;
   };
-  for await (const batch of reader.read((range) => loadStates(store, period, range))) {
+  for await (const batch of reader.read<Map<string, RecordState>>(states)) {
     lap('readMs');
     const states = await batch.alongside;
     lap('stateMs');
@@ -282,14 +327,17 @@ export async function reconcilePeriod(
       const e = f.enrollment;
       const program = e === null ? null : (cfg.programs[e.programId] ?? null);
       const tariffId = e === null || program === null ? null : cfg.tariffs[e.tariffId] !== undefined ? e.tariffId : program.tariff;
+      // A cycle run bills the sessions its account's cycle holds, whole; the others are another cycle's.
+      const billingPeriod = plan === null ? period : plan.assign(f, e?.accountId ?? '', tariffId);
+      if (billingPeriod === null) return;
       const cal: Stretches = tariffId === null ? ALL_TIME : calendarOf(tariffId);
-      const split = splitPieces(m.pieces, cal, period);
+      const split = splitPieces(m.pieces, cal, plan === null ? period : ALL_PERIOD);
       let touWh: Record<string, number> | null = null;
       if (tariffId !== null) {
         touWh = {};
         cal.periods.forEach((p, i) => (touWh![p] = (split.inside[i] ?? 0) + (split.outside[i] ?? 0)));
       }
-      const ctx: RuleContext = { asOfMs, period, program, tariffId, touWh };
+      const ctx: RuleContext = { asOfMs, period: billingPeriod, program, tariffId, touWh };
       const flags = evaluateRules(f, m, cfg.rules, ctx);
       const held = isHeld(flags);
       let periodWh = 0;
@@ -321,7 +369,7 @@ export async function reconcilePeriod(
       const d = decide(state, want, wantSha);
       let current: { version: number; status: 'BILLED' | 'VOID'; sha: string; energyWh: number; amountMinor: number } | null = state.latest;
       if (d.write && want !== null) {
-        writeBillingRow(billingRows, period, want, d.version, wantSha, runId, runSeq);
+        writeBillingRow(billingRows, billingPeriod, want, d.version, wantSha, runId, runSeq, cycle);
         current = { version: d.version, status: want.status, sha: wantSha, energyWh: want.energyWh, amountMinor: want.amountMinor };
         if (want.status === 'VOID') summary.records.voided++;
         else if (d.kind === 'created') summary.records.created++;
@@ -330,7 +378,7 @@ export async function reconcilePeriod(
       } else if (d.kind === 'unchanged') {
         summary.records.unchanged++;
       }
-      const adj = adjustmentFor(state, current, periodExported, cfg.rules.adjustment);
+      const adj = adjustmentFor(state, current, state.exported !== null || covered(scopes, identity), cfg.rules.adjustment);
       if (adj !== null) {
         flags.push(adj);
         summary.adjustments++;
@@ -389,7 +437,8 @@ export async function reconcilePeriod(
         }
       }
 
-      writeSessionRow(sessionRows, sessionHead, runTail, held ? 'HELD' : bill !== null ? 'BILLED' : 'UNBILLED', identity, f, m, periodWh, flags);
+      const head = billingPeriod === period ? sessionHead : `${billingPeriod.fromMs}\t${billingPeriod.toMs}\t`;
+      writeSessionRow(sessionRows, head, runTail, held ? 'HELD' : bill !== null ? 'BILLED' : 'UNBILLED', identity, f, m, periodWh, flags, cycle);
     });
     lap('evaluateMs');
     // The batch's writes run while the next batch is evaluated; one batch of writes in flight.
@@ -419,10 +468,10 @@ export async function reconcilePeriod(
     store,
     'reconcile_run',
     ['run_id', 'period_from_ms', 'period_to_ms', 'filter_account', 'filter_premise', 'filter_pev', 'filter_program', 'config_sha256',
-      'as_of_ms', 'started_ms', 'finished_ms', 'sessions', 'billed', 'held', 'energy_wh', 'amount_minor', 'summary_json'],
+      'as_of_ms', 'started_ms', 'finished_ms', 'sessions', 'billed', 'held', 'energy_wh', 'amount_minor', 'summary_json', 'cycle'],
     [[runId, period.fromMs, period.toMs, filters.accountId ?? '', filters.premiseId ?? '', filters.pevId ?? '', filters.programId ?? '',
       summary.configSha256, asOfMs, startedMs, summary.finishedMs, summary.sessions, summary.billed, summary.held, summary.billedWh,
-      amount, JSON.stringify(brief)]],
+      amount, JSON.stringify(brief), cycle]],
   );
   progress({ phase: 'done', batch: reader.batches, batches: reader.batches, sessions: summary.sessions, estimate: reader.estimate, elapsedMs: summary.finishedMs - startedMs });
   return summary;

@@ -19,7 +19,7 @@ export function summaryText(s: RunSummary, report: string | null, exported: Expo
   const held = Object.entries(s.heldBy).sort(([, a], [, b]) => b - a).map(([code, k]) => `${code} ${n(k)}`).join(', ');
   const r = s.records;
   const lines = [
-    `reconciled ${iso(s.period.fromMs)} to ${iso(s.period.toMs)}: ${plural(s.sessions, 'session')} in ${((s.finishedMs - s.startedMs) / 1000).toFixed(1)} s`,
+    `reconciled ${s.cycle === '' ? `${iso(s.period.fromMs)} to ${iso(s.period.toMs)}` : `bill cycle ${s.cycle} (each account's own period)`}: ${plural(s.sessions, 'session')} in ${((s.finishedMs - s.startedMs) / 1000).toFixed(1)} s`,
     `  billed       ${plural(s.billed, 'session')}, ${n(s.billedWh)} Wh, ${money(s.amountMinor)}`,
     `  held         ${plural(s.held, 'session')}${held ? ` (${held})` : ''}`,
     `  records      ${n(r.created)} created, ${n(r.newVersions)} new versions, ${n(r.rewritten)} rewritten, ${n(r.unchanged)} unchanged, ${n(r.voided)} voided`,

@@ -84,6 +84,28 @@ void t.test('pevmeter reconcile', async (t) => {
     t.match(JSON.parse(j.out()), { sessions: 2, billed: 1, held: 1, heldBy: { VEHICLE_MISMATCH: 1 } }, '--json on a terminal: the JSON summary');
   });
 
+  await t.test('--cycle: each account\'s own cycle period, exported by cycle', async (t) => {
+    const noPeriod = { data, database: 'rcmdc', asOf: base.asOf };
+    // The period of 'rcmd' went out above: its account's cycle over the same month is refused.
+    await t.rejects(runReconcile({ ...noPeriod, database: 'rcmd', cycle: '2026-10', progress: 'none' }, io()), { code: 'PEV_INPUT', message: /overlaps the exported period .* of account A000000001/ });
+    const seedCycle = await openStore({ kind: 'embedded', path: data, database: 'rcmdc' });
+    await seedCycle.migrate();
+    const fxc = new Fixture().enroll({ programId: 'EV-FLAT', tariffId: 'EV-FLAT-2026' });
+    fxc.session({ sessionId: sid(1), energies: Array.from({ length: 30 }, () => 100) });
+    fxc.session({ sessionId: sid(2), energies: Array.from({ length: 30 }, () => 100), vehicleWh: 9000 });
+    await fxc.write(seedCycle);
+    await seedCycle.close();
+    const s = io(false, true);
+    const out = join(dir, 'cycle.jsonl');
+    const r = await runReconcile({ ...noPeriod, cycle: '2026-10', export: 'json', out, progress: 'none' }, s);
+    t.match(r.summary, { cycle: '2026-10', sessions: 2, billed: 1, held: 1 });
+    t.match(r.export, { records: 1, energyWh: 3000, amountMinor: 101 });
+    t.match(s.out(), /^reconciled bill cycle 2026-10 \(each account's own period\): 2 sessions/);
+    await t.rejects(runReconcile({ ...base, cycle: '2026-10' }, io()), { code: 'PEV_INPUT', message: /--cycle and --from\/--to exclude each other/ });
+    await t.rejects(runReconcile({ ...noPeriod, cycle: '2026-13' }, io()), { code: 'PEV_INPUT', message: /--cycle: "2026-13" is not a cycle/ });
+    await t.rejects(runReconcile({ ...noPeriod }, io()), { code: 'PEV_INPUT', message: /give a period/ });
+  });
+
   await t.test('input errors name the flag', async (t) => {
     await t.rejects(runReconcile({ ...base, export: 'json' }, io()), { code: 'PEV_INPUT', message: /--export and --out go together/ });
     await t.rejects(runReconcile({ ...base, from: '2026-10-01T07:00:00' }, io()), { code: 'PEV_INPUT', message: /--from: .* has no time zone/ });

@@ -20,10 +20,13 @@ void t.test('splitStatements drops comments and splits on ; outside quotes', (t)
 });
 
 void t.test('the shipped migrations split into idempotent statements (IF NOT EXISTS, IF EXISTS, state backfills)', (t) => {
-  // An INSERT is idempotent only into a table of mergeable min/max/set states (006's backfill):
-  // it is allowed into those tables alone. A plain view holds no data, so replacing one (005) is.
+  // An INSERT is idempotent only into a table of mergeable min/max/set states (006's backfill),
+  // or into billing_export_scope (008: keyed by export_id, replacing, and the backfill selects
+  // only exports without a scope): it is allowed into those tables alone. A plain view holds no
+  // data, so replacing one (005) is. ADD COLUMN IF NOT EXISTS is, and so is the sorting-key change
+  // ClickHouse only accepts in the same statement (re-applying it leaves the key as it is).
   const idempotent =
-    /^(CREATE (TABLE|VIEW|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS \{db\}\.|CREATE OR REPLACE VIEW \{db\}\.|ALTER TABLE \{db\}\.\w+ RENAME COLUMN IF EXISTS \w+ TO \w+$|INSERT INTO \{db\}\.(\w+_state|session_by_\w+|enrollment_by_\w+)\s+SELECT\s)/;
+    /^(CREATE (TABLE|VIEW|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS \{db\}\.|CREATE OR REPLACE VIEW \{db\}\.|ALTER TABLE \{db\}\.\w+ RENAME COLUMN IF EXISTS \w+ TO \w+$|ALTER TABLE \{db\}\.\w+\s+ADD COLUMN IF NOT EXISTS \w+ \w+( DEFAULT '')?(,\s+MODIFY ORDER BY \([\w, ]+\))?$|INSERT INTO \{db\}\.(\w+_state|session_by_\w+|enrollment_by_\w+|billing_export_scope)\s+SELECT\s)/;
   for (const m of clickhouseMigrations()) {
     const stmts = splitStatements(m.sql);
     t.ok(stmts.length > 0, m.name);
