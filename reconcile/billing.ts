@@ -24,6 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { writeOutput } from './output.js';
+import { formatLocal } from '../schemas/calendar.js';
 import type { Store } from '../aggregate/store/types.js';
 import type { RulesConfig } from './config.js';
 import { adjustmentFlag } from './rules/index.js';
@@ -382,7 +383,7 @@ export const BILLING_COLUMNS = [
   'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'account_id', 'premise_id', 'pev_id',
   'program_id', 'tariff_id', 'currency', 'session_start_ms', 'session_end_ms', 'energy_wh', 'session_energy_wh',
   'line_kind', 'line_period', 'line_wh', 'line_price_micro', 'line_amount_minor', 'incentive_minor', 'amount_minor',
-  'warn_codes', 'content_digest', 'run_id', 'updated_ms', 'cycle',
+  'warn_codes', 'content_digest', 'run_id', 'updated_ms', 'cycle', 'time_zone',
 ] as const;
 
 /** Line kinds and tariff period names as TSV array elements: a handful of names, a million lines. */
@@ -428,7 +429,7 @@ function lineInts(w: TsvWriter, L: readonly BillLine[], key: 'wh' | 'priceMicro'
  * order, straight into the batch's buffer (a million a run: no per-row string or object).
  */
 export function writeBillingRow(
-  w: TsvWriter, period: Period, r: RecordContent, version: number, digestHex: string, runId: string, updatedMs: number, cycle = '',
+  w: TsvWriter, period: Period, r: RecordContent, version: number, digestHex: string, runId: string, updatedMs: number, cycle = '', timeZone = '',
 ): void {
   const L = r.lines;
   w.integer(period.fromMs); w.tab();
@@ -457,7 +458,8 @@ export function writeBillingRow(
   w.str(digestHex); w.tab();
   w.str(runId); w.tab();
   w.integer(updatedMs); w.tab();
-  w.str(cycle);
+  w.str(cycle); w.tab();
+  w.str(timeZone);
   w.end();
 }
 
@@ -490,6 +492,8 @@ interface CurrentRow {
   amount_minor: number;
   warn_codes: string[];
   content_digest: string;
+  cycle: string;
+  time_zone: string;
   exported_before: [number, number, number][];
 }
 
@@ -501,7 +505,7 @@ SELECT
   r.session_energy_wh AS session_energy_wh, r.line_kind AS line_kind, r.line_period AS line_period, r.line_wh AS line_wh,
   r.line_price_micro AS line_price_micro, r.line_amount_minor AS line_amount_minor, r.incentive_minor AS incentive_minor,
   r.amount_minor AS amount_minor, r.warn_codes AS warn_codes, r.content_digest AS content_digest,
-  e.ex AS exported_before
+  r.cycle AS cycle, r.time_zone AS time_zone, e.ex AS exported_before
 FROM
 (
   SELECT *
@@ -549,6 +553,14 @@ export interface ExportedRecord {
   session_energy_wh: number;
   incentive_minor: number;
   content_digest: string;
+  /** The bill cycle ('' for a period's record) and the record's period (its account's cycle period). */
+  cycle: string;
+  period_from: string;
+  period_to: string;
+  /** The tariff's zone when the record was written (UTC for records from before it was kept), and the session in it. */
+  time_zone: string;
+  session_start_local: string;
+  session_end_local: string;
   lines: { kind: string; period: string; wh: number; price_micro_per_kwh: number; amount_minor: number }[];
 }
 
@@ -569,6 +581,7 @@ export const EXPORT_RECORD_FIELDS = [
   'session_id', 'version', 'status', 'account_id', 'premise_id', 'pev_id', 'program_id', 'tariff_id', 'currency',
   'session_start', 'session_end', 'record_energy_wh', 'record_amount_minor', 'already_exported', 'previous_version', 'delta_energy_wh',
   'delta_amount_minor', 'warn_codes', 'session_energy_wh', 'incentive_minor', 'content_digest',
+  'cycle', 'period_from', 'period_to', 'time_zone', 'session_start_local', 'session_end_local',
 ] as const satisfies readonly Exclude<keyof ExportedRecord, 'lines'>[];
 const CSV_HEADER = [...EXPORT_RECORD_FIELDS, 'line_kind', 'line_period', 'line_wh', 'line_price_micro_per_kwh', 'line_amount_minor'];
 
@@ -664,6 +677,7 @@ async function exportRecords(
     if (r.status === 'VOID' && prev === undefined) continue;
     const energy = Number(r.energy_wh);
     const amount = Number(r.amount_minor);
+    const zone = r.time_zone === '' ? 'UTC' : r.time_zone;
     periods.push({ fromMs: Number(r.period_from_ms), toMs: Number(r.period_to_ms) });
     // In EXPORT_RECORD_FIELDS order: JSON.stringify keeps it.
     records.push({
@@ -688,6 +702,12 @@ async function exportRecords(
       session_energy_wh: Number(r.session_energy_wh),
       incentive_minor: Number(r.incentive_minor),
       content_digest: r.content_digest,
+      cycle: r.cycle,
+      period_from: new Date(Number(r.period_from_ms)).toISOString(),
+      period_to: new Date(Number(r.period_to_ms)).toISOString(),
+      time_zone: zone,
+      session_start_local: formatLocal(zone, Number(r.session_start_ms)),
+      session_end_local: formatLocal(zone, Number(r.session_end_ms)),
       lines: r.line_kind.map((kind, i) => ({
         kind,
         period: r.line_period[i] ?? '',

@@ -21,6 +21,7 @@ import { checkOutput, writeOutput } from './output.js';
 import { renderReport } from './report.js';
 import { summaryText } from './summary-text.js';
 import { parseCycle } from './cycles.js';
+import { parsePeriod, periodZone } from './local-time.js';
 import { checkPeriod, parseInstant, reconcileCycle, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
 import type { Period, PeriodFilter } from './types.js';
 
@@ -28,6 +29,7 @@ export interface ReconcileFlags extends StoreFlags {
   from?: string;
   to?: string;
   cycle?: string;
+  tz?: string;
   account?: string;
   premise?: string;
   pev?: string;
@@ -90,11 +92,13 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
   if (flags.cycle !== undefined && (flags.from !== undefined || flags.to !== undefined)) {
     throw new PevmeterError('PEV_INPUT', '--cycle and --from/--to exclude each other: a cycle is each account\'s own period');
   }
-  if (flags.cycle === undefined && (flags.from === undefined || flags.to === undefined)) {
+  if (flags.cycle === undefined && flags.from === undefined) {
     throw new PevmeterError('PEV_INPUT', 'give a period (--from and --to) or a bill cycle (--cycle YYYY-MM)');
   }
+  const cfg = given?.config ?? loadReconcileConfig(flags.reconcileConfig);
   const cycle = flags.cycle === undefined ? null : parseCycle(flags.cycle).label;
-  const period: Period | null = cycle !== null ? null : { fromMs: parseInstant('--from', flags.from!), toMs: parseInstant('--to', flags.to!) };
+  const zone = periodZone(cfg, { ...(flags.tz !== undefined ? { tz: flags.tz } : {}), ...(flags.program !== undefined ? { program: flags.program } : {}) });
+  const period: Period | null = cycle !== null ? null : parsePeriod(flags.from!, flags.to, zone);
   if (period !== null) checkPeriod(period);
   const filters: PeriodFilter = {};
   if (flags.account !== undefined) filters.accountId = flags.account;
@@ -111,7 +115,6 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
   if (flags.report !== undefined && flags.out !== undefined && resolve(flags.report) === resolve(flags.out)) {
     throw new PevmeterError('PEV_INPUT', '--report and --out name the same file');
   }
-  const cfg = given?.config ?? loadReconcileConfig(flags.reconcileConfig);
   let store = given?.store;
   const owned = store === undefined;
   if (store === undefined) {
@@ -123,6 +126,7 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     const runOpts = {
       ...(flags.asOf !== undefined ? { asOfMs: parseInstant('--as-of', flags.asOf) } : {}),
       onProgress: progress.onProgress,
+      ...(zone !== null ? { timeZone: zone } : {}),
     };
     const summary = period !== null ? await reconcilePeriod(store, period, filters, cfg, runOpts) : await reconcileCycle(store, cycle!, filters, cfg, runOpts);
     progress.stop();
@@ -163,8 +167,9 @@ export function registerReconcileCommand(program: Command): void {
     program
       .command('reconcile')
       .description('reconcile a billing period: rules, flags, billing records; optionally an HTML report and an export (which freezes the records)')
-      .option('--from <time>', 'period start, UTC (ISO 8601 with Z or an offset, or epoch ms), inclusive')
-      .option('--to <time>', 'period end, UTC, exclusive')
+      .option('--from <time>', 'period start, inclusive: a local date (2026-10, 2026-10-03: local midnight, see --tz), ISO 8601 with Z or an offset, or epoch ms')
+      .option('--to <time>', 'period end, exclusive, in the same forms (optional when --from is a month: that month)')
+      .option('--tz <zone>', 'IANA zone of local dates in --from/--to (default: --program\'s tariff zone, else the zone all tariffs share)')
       .option('--cycle <YYYY-MM>', 'bill cycle starting in this month: each account\'s own cycle period, in its program\'s time zone (instead of --from/--to)')
       .option('--account <id>', 'only sessions of this account (by enrollment)')
       .option('--premise <id>', 'only sessions reported for this premise')

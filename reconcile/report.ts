@@ -8,6 +8,7 @@
  * arithmetic), money from minor units by the currency's decimals, never through a float.
  * Elements carry data-* attributes with the raw values, for tests and for anyone scraping.
  */
+import { formatLocal } from '../schemas/calendar.js';
 import { RULES } from './rules/index.js';
 import type { HeldSample, RunSummary } from './run.js';
 import { FLAG_CODES, type FlagCode } from './types.js';
@@ -56,6 +57,11 @@ export function money(minor: number, currency: string): string {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+/** Local time in a zone, then UTC: "2026-10-04T22:00:00-07:00 (2026-10-05T05:00:00Z)". */
+function localAndUtc(tz: string, ms: number): string {
+  return tz === 'UTC' ? iso(ms) : `${formatLocal(tz, ms)} (${iso(ms)})`;
 }
 
 const CSS = `
@@ -223,7 +229,7 @@ function heldSection(s: RunSummary): string {
       `ESCI summary ${h.summaryWh === null ? '—' : group(h.summaryWh) + ' Wh'}`,
     ].join(' · ');
     return `<div class="panel session" data-held-session="${esc(h.sessionId)}"><h3 class="code">${esc(h.sessionId)}</h3>
-<div class="ids">account ${esc(h.accountId || '—')} · premise ${esc(h.premiseId || '—')} · PEV ${esc(h.pevId)} · ${iso(h.startMs)} to ${iso(h.endMs)} · ${facts}</div>
+<div class="ids">account ${esc(h.accountId || '—')} · premise ${esc(h.premiseId || '—')} · PEV ${esc(h.pevId)} · <span data-local-start>${esc(localAndUtc(h.timeZone, h.startMs))}</span> to ${esc(localAndUtc(h.timeZone, h.endMs))} · ${facts}</div>
 <ul class="flags">${flags}</ul>${minuteChart(h)}</div>`;
   });
   return head + items.join('\n');
@@ -238,7 +244,10 @@ export function renderReport(s: RunSummary): string {
 <title>pevmeter reconciliation ${esc(iso(s.period.fromMs))} to ${esc(iso(s.period.toMs))}</title>
 <style>${CSS}</style></head>
 <body>
-<header><h1>Reconciliation: ${esc(iso(s.period.fromMs))} to ${esc(iso(s.period.toMs))}</h1>
+<header><h1>${s.cycle === '' ? `Reconciliation: ${esc(iso(s.period.fromMs))} to ${esc(iso(s.period.toMs))}` : `Reconciliation: bill cycle ${esc(s.cycle)}`}</h1>
+<div class="meta" data-period-local>${s.cycle === ''
+    ? `${esc(formatLocal(s.timeZone, s.period.fromMs))} to ${esc(formatLocal(s.timeZone, s.period.toMs))} (${esc(s.timeZone)})`
+    : `each account's own cycle period, in its program's time zone; sessions read from ${esc(iso(s.period.fromMs))} to ${esc(iso(s.period.toMs))}`}</div>
 <div class="meta"><span>run ${esc(s.runId)}</span><span>as of ${esc(iso(s.asOfMs))}</span><span>filters ${filters.length === 0 ? 'none' : esc(filters.map(([k, v]) => `${k}=${String(v)}`).join(', '))}</span><span>config ${esc(s.configSha256.slice(0, 12))}</span><span>${seconds.toFixed(1)} s, ${group(s.sessionsPerSecond)} sessions/s</span></div></header>
 <main>
 <h2>Totals</h2>

@@ -11,7 +11,7 @@ import {
   BILLING_COLUMNS, adjustmentFor, billedContent, contentDigest, decide, loadStates,
   voidContent, writeBillingRow, type RecordContent, type RecordState, type SessionIdentity,
 } from './billing.js';
-import { CyclePlan, loadCycleStates } from './cycles.js';
+import { CyclePlan, loadCycleStates, zoneOf } from './cycles.js';
 import { checkPeriodOverlap, covered, loadScopes } from './export-scope.js';
 import { configHash, type ReconcileConfig } from './config.js';
 import { insertRows, insertWritten, tsvField } from './tsv.js';
@@ -37,6 +37,8 @@ export interface ReconcileOptions {
   /** The run's "now": intervals after it are in the future; UNFINISHED means no summary by then. Default: Date.now(). */
   asOfMs?: number;
   onProgress?: (p: ReconcileProgress) => void;
+  /** Zone the report shows the period in beside UTC (the one local dates were read in); default: the tariffs' zone when they share one, else UTC. */
+  timeZone?: string;
 }
 
 export interface HeldSample {
@@ -46,6 +48,8 @@ export interface HeldSample {
   pevId: string;
   startMs: number;
   endMs: number;
+  /** The session's tariff zone (cycles.timeZone when unpriced): local times beside UTC. */
+  timeZone: string;
   eumdWh: number;
   intervalSumWh: number;
   vehicleWh: number | null;
@@ -64,6 +68,8 @@ export interface RunSummary {
   period: Period;
   /** The bill cycle ('2026-10'), or '' for a run over an explicit period. */
   cycle: string;
+  /** Zone the period is shown in beside UTC. */
+  timeZone: string;
   filters: PeriodFilter;
   asOfMs: number;
   configSha256: string;
@@ -112,7 +118,7 @@ export function parseInstant(name: string, v: string | number): number {
   else if (/^-?\d+$/.test(v)) ms = Number(v);
   else {
     if (!/(Z|[+-]\d\d:?\d\d)$/.test(v) && !/^\d{4}-\d{2}-\d{2}$/.test(v)) {
-      throw new PevmeterError('PEV_INPUT', `${name}: ${JSON.stringify(v)} has no time zone; periods are UTC: write 2026-10-01T00:00:00Z`);
+      throw new PevmeterError('PEV_INPUT', `${name}: ${JSON.stringify(v)} has no time zone; write an instant (2026-10-01T00:00:00Z) or a local date (2026-10-01, 2026-10)`);
     }
     ms = Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v);
   }
@@ -179,6 +185,12 @@ function writeSessionRow(
   w.tab();
   w.str(cycle);
   w.end();
+}
+
+/** The tariffs' zone when they all share one, else UTC. */
+function displayZone(cfg: ReconcileConfig): string {
+  const zones = new Set(Object.values(cfg.tariffs).map((t) => t.timeZone));
+  return zones.size === 1 ? [...zones][0]! : 'UTC';
 }
 
 let lastSeq = 0;
@@ -292,7 +304,7 @@ async function reconcileRun(
 
   const R = cfg.report.histogramRangePercent;
   const summary: RunSummary = {
-    runId, period, cycle, filters, asOfMs, configSha256: configHash(cfg), startedMs, finishedMs: 0,
+    runId, period, cycle, timeZone: opts.timeZone ?? displayZone(cfg), filters, asOfMs, configSha256: configHash(cfg), startedMs, finishedMs: 0,
     sessions: 0, billed: 0, held: 0, eumdWh: 0, billedWh: 0, amountMinor: {}, incentiveMinor: {},
     flags: emptyFlags(), heldBy: {},
     records: { created: 0, rewritten: 0, newVersions: 0, unchanged: 0, voided: 0 },
@@ -369,7 +381,7 @@ async function reconcileRun(
       const d = decide(state, want, wantSha);
       let current: { version: number; status: 'BILLED' | 'VOID'; sha: string; energyWh: number; amountMinor: number } | null = state.latest;
       if (d.write && want !== null) {
-        writeBillingRow(billingRows, billingPeriod, want, d.version, wantSha, runId, runSeq, cycle);
+        writeBillingRow(billingRows, billingPeriod, want, d.version, wantSha, runId, runSeq, cycle, zoneOf(cfg, tariffId));
         current = { version: d.version, status: want.status, sha: wantSha, energyWh: want.energyWh, amountMinor: want.amountMinor };
         if (want.status === 'VOID') summary.records.voided++;
         else if (d.kind === 'created') summary.records.created++;
@@ -423,6 +435,7 @@ async function reconcileRun(
             pevId: f.pevId,
             startMs: m.startMs,
             endMs: m.endMs,
+            timeZone: zoneOf(cfg, tariffId),
             eumdWh: m.eumdWh,
             intervalSumWh: m.intervalSumWh,
             vehicleWh: f.vehicle?.runningWh ?? null,

@@ -96,6 +96,15 @@ export function localToUtc(tz: string, y: number, m: number, d: number, minutes:
   return hi * 1000;
 }
 
+/** An instant as local ISO 8601 with its offset, to the second: 2026-10-04T22:00:00-07:00. */
+export function formatLocal(tz: string, t: number): string {
+  const f = localFields(tz, t);
+  const off = Math.round(utcOffsetMs(tz, t) / MINUTE_MS);
+  const a = Math.abs(off);
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  return `${f.y}-${p2(f.m)}-${p2(f.d)}T${p2(f.hh)}:${p2(f.mm)}:${p2(f.ss)}${off < 0 ? '-' : '+'}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+}
+
 export class Calendar {
   readonly timeZone: string;
   private readonly offsets = new Map<number, number>();

@@ -7,6 +7,9 @@
 --     account's cycle period (accounts of one cycle have different periods). The column joins the
 --     sorting key of billing_record and reconcile_session, so a cycle record and a period record
 --     with the same bounds never replace each other in a merge.
+--   * billing_record.time_zone: the zone of the record's tariff when it was written, so exports and
+--     statements show local times beside UTC without the configuration at hand ('' before 008:
+--     shown in UTC). Not part of the content digest: it says how to read the times, not what is billed.
 --   * billing_export.account_id: the account of each exported record, so the overlap check is per
 --     account (two accounts' periods may overlap, one account's may not). Rows exported before
 --     this migration keep '' and block every account, as before.
@@ -29,6 +32,7 @@ ALTER TABLE {db}.reconcile_session
     ADD COLUMN IF NOT EXISTS cycle String,
     MODIFY ORDER BY (period_from_ms, period_to_ms, session_id, cycle);
 
+ALTER TABLE {db}.billing_record ADD COLUMN IF NOT EXISTS time_zone String DEFAULT '';
 ALTER TABLE {db}.billing_export ADD COLUMN IF NOT EXISTS cycle String DEFAULT '';
 ALTER TABLE {db}.billing_export ADD COLUMN IF NOT EXISTS account_id String DEFAULT '';
 ALTER TABLE {db}.reconcile_run ADD COLUMN IF NOT EXISTS cycle String DEFAULT '';

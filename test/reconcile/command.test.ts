@@ -104,6 +104,12 @@ void t.test('pevmeter reconcile', async (t) => {
     await t.rejects(runReconcile({ ...base, cycle: '2026-10' }, io()), { code: 'PEV_INPUT', message: /--cycle and --from\/--to exclude each other/ });
     await t.rejects(runReconcile({ ...noPeriod, cycle: '2026-13' }, io()), { code: 'PEV_INPUT', message: /--cycle: "2026-13" is not a cycle/ });
     await t.rejects(runReconcile({ ...noPeriod }, io()), { code: 'PEV_INPUT', message: /give a period/ });
+    // A local month: October in the tariffs' zone, the very period exported above.
+    const local = await runReconcile({ data, database: 'rcmd', asOf: base.asOf, from: '2026-10', progress: 'none' }, io());
+    t.same(local.summary.period, { fromMs: Date.UTC(2026, 9, 1, 7), toMs: Date.UTC(2026, 10, 1, 7) });
+    t.match(local.summary, { timeZone: 'America/Los_Angeles', sessions: 2, adjustments: 0 });
+    const berlin = await runReconcile({ data, database: 'rcmdc', asOf: base.asOf, from: '2026-09-01', to: '2026-09-02', tz: 'Europe/Berlin', progress: 'none' }, io());
+    t.same(berlin.summary.period, { fromMs: Date.UTC(2026, 7, 31, 22), toMs: Date.UTC(2026, 8, 1, 22) }, '--tz');
   });
 
   await t.test('input errors name the flag', async (t) => {

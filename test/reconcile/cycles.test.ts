@@ -170,6 +170,11 @@ void t.test('three cycle days, two accounts each, three cycles: every session bi
   t.same(seen.get(lastOfOct.id), ['2026-10']);
   t.same(seen.get(firstOfNov.id), ['2026-11']);
   t.same(seen.get(repeatedHour.id), ['2026-11']);
+  // The export shows local times beside UTC, and each record's own cycle period.
+  t.match(byCycle['2026-11']!.find((l) => l.session_id === repeatedHour.id), {
+    cycle: '2026-11', time_zone: LA, period_from: '2026-11-01T07:00:00.000Z', period_to: '2026-12-01T08:00:00.000Z',
+    session_start: '2026-11-01T08:30:30.000Z', session_start_local: '2026-11-01T01:30:30-07:00', session_end_local: '2026-11-01T01:00:30-08:00',
+  }, 'across the repeated hour: starts at the first 01:30 (PDT), ends at the second 01:00 (PST)');
   // Each session sits in the cycle of its own account's day, computed independently here.
   let misplaced = 0;
   for (const p of planted) {

@@ -100,6 +100,8 @@ void t.test('the report renders in Chromium with the run numbers', { skip: exist
   t.equal(await page.locator('[data-held-session]').count(), 4, 'held sessions capped at 4');
   t.match(await page.locator('#held-note').innerText(), /Showing 4 of 5 held sessions/);
   t.equal(await page.locator(`[data-held-session="${sid(20)}"] rect[data-gap]`).count(), 1, 'the gap is shaded');
+  t.equal(await page.locator(`[data-held-session="${sid(20)}"] [data-local-start]`).innerText(), '2026-10-17T22:00:00-07:00 (2026-10-18T05:00:00Z)', 'local time beside UTC');
+  t.match(await page.locator('[data-period-local]').innerText(), /^2026-10-01T00:00:00-07:00 to 2026-11-01T00:00:00-07:00 \(America\/Los_Angeles\)$/);
   t.equal(await page.locator(`[data-held-session="${sid(21)}"] rect[data-mark="DUPLICATE_CONFLICT"]`).count(), 1, 'the conflicting interval is marked');
   t.equal(await page.locator(`[data-held-session="${sid(23)}"] rect[data-mark="SPIKE"]`).count(), 1, 'the spike is marked');
   const box = await page.locator('#histogram').boundingBox();
