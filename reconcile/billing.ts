@@ -277,7 +277,7 @@ export function voidContent(id: SessionIdentity, currency: string): RecordConten
 /** The current version of a session's record, and the last exported one. */
 export interface RecordState {
   latest: { version: number; status: RecordStatus; sha: string; energyWh: number; amountMinor: number; currency: string } | null;
-  exported: { version: number; sha: string; energyWh: number; amountMinor: number } | null;
+  exported: { version: number; sha: string; energyWh: number; amountMinor: number; configSha?: string } | null;
 }
 
 export type Decision =
@@ -341,7 +341,7 @@ FROM
 
 const EXPORTED_SQL = `
 SELECT session_id, max(version) AS ex_version, argMax(content_digest, version) AS ex_sha, argMax(energy_wh, version) AS ex_energy_wh,
-  argMax(amount_minor, version) AS ex_amount_minor
+  argMax(amount_minor, version) AS ex_amount_minor, argMax(config_sha256, version) AS ex_config
 FROM {db}.billing_export
 WHERE period_from_ms = {from_ms:Int64} AND period_to_ms = {to_ms:Int64} AND cycle = ''
   AND session_id >= {lo:String} AND session_id < {hi:String}
@@ -373,7 +373,7 @@ export async function loadStates(store: Store, period: Period, range: { lo: stri
   for (const r of exported) {
     const id = String(r['session_id']);
     const s = out.get(id) ?? { latest: null, exported: null };
-    s.exported = { version: Number(r['ex_version']), sha: String(r['ex_sha']), energyWh: Number(r['ex_energy_wh']), amountMinor: Number(r['ex_amount_minor']) };
+    s.exported = { version: Number(r['ex_version']), sha: String(r['ex_sha']), energyWh: Number(r['ex_energy_wh']), amountMinor: Number(r['ex_amount_minor']), configSha: String(r['ex_config']) };
     out.set(id, s);
   }
   return out;
@@ -383,7 +383,7 @@ export const BILLING_COLUMNS = [
   'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'account_id', 'premise_id', 'pev_id',
   'program_id', 'tariff_id', 'currency', 'session_start_ms', 'session_end_ms', 'energy_wh', 'session_energy_wh',
   'line_kind', 'line_period', 'line_wh', 'line_price_micro', 'line_amount_minor', 'incentive_minor', 'amount_minor',
-  'warn_codes', 'content_digest', 'run_id', 'updated_ms', 'cycle', 'time_zone',
+  'warn_codes', 'content_digest', 'run_id', 'updated_ms', 'cycle', 'time_zone', 'config_sha256',
 ] as const;
 
 /** Line kinds and tariff period names as TSV array elements: a handful of names, a million lines. */
@@ -429,7 +429,7 @@ function lineInts(w: TsvWriter, L: readonly BillLine[], key: 'wh' | 'priceMicro'
  * order, straight into the batch's buffer (a million a run: no per-row string or object).
  */
 export function writeBillingRow(
-  w: TsvWriter, period: Period, r: RecordContent, version: number, digestHex: string, runId: string, updatedMs: number, cycle = '', timeZone = '',
+  w: TsvWriter, period: Period, r: RecordContent, version: number, digestHex: string, runId: string, updatedMs: number, cycle = '', timeZone = '', configSha = '',
 ): void {
   const L = r.lines;
   w.integer(period.fromMs); w.tab();
@@ -459,7 +459,8 @@ export function writeBillingRow(
   w.str(runId); w.tab();
   w.integer(updatedMs); w.tab();
   w.str(cycle); w.tab();
-  w.str(timeZone);
+  w.str(timeZone); w.tab();
+  w.str(configSha);
   w.end();
 }
 
@@ -494,6 +495,7 @@ interface CurrentRow {
   content_digest: string;
   cycle: string;
   time_zone: string;
+  config_sha256: string;
   exported_before: [number, number, number][];
 }
 
@@ -505,7 +507,7 @@ SELECT
   r.session_energy_wh AS session_energy_wh, r.line_kind AS line_kind, r.line_period AS line_period, r.line_wh AS line_wh,
   r.line_price_micro AS line_price_micro, r.line_amount_minor AS line_amount_minor, r.incentive_minor AS incentive_minor,
   r.amount_minor AS amount_minor, r.warn_codes AS warn_codes, r.content_digest AS content_digest,
-  r.cycle AS cycle, r.time_zone AS time_zone, e.ex AS exported_before
+  r.cycle AS cycle, r.time_zone AS time_zone, r.config_sha256 AS config_sha256, e.ex AS exported_before
 FROM
 (
   SELECT *
@@ -663,8 +665,9 @@ async function exportRecords(
     program: filters.programId ?? '',
   });
   const records: ExportedRecord[] = [];
-  /** Each record's own period: a cycle's accounts bill different ones. */
+  /** Each record's own period (a cycle's accounts bill different ones), and the configuration that priced it. */
   const periods: Period[] = [];
+  const configs: string[] = [];
   for (const r of rows) {
     const version = Number(r.version);
     const exportedAll = (r.exported_before ?? []).map((x) => x.map(Number) as [number, number, number]);
@@ -679,6 +682,7 @@ async function exportRecords(
     const amount = Number(r.amount_minor);
     const zone = r.time_zone === '' ? 'UTC' : r.time_zone;
     periods.push({ fromMs: Number(r.period_from_ms), toMs: Number(r.period_to_ms) });
+    configs.push(r.config_sha256);
     // In EXPORT_RECORD_FIELDS order: JSON.stringify keeps it.
     records.push({
       session_id: r.session_id,
@@ -738,8 +742,8 @@ async function exportRecords(
   await insertRows(
     store,
     'billing_export',
-    ['export_id', 'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'content_digest', 'energy_wh', 'amount_minor', 'exported_ms', 'format', 'file', 'cycle', 'account_id'],
-    records.map((rec, i) => [exportId, periods[i]!.fromMs, periods[i]!.toMs, rec.session_id, rec.version, rec.status, rec.content_digest, rec.record_energy_wh, rec.record_amount_minor, nowMs, format, basename(file), sel.cycle, rec.account_id]),
+    ['export_id', 'period_from_ms', 'period_to_ms', 'session_id', 'version', 'status', 'content_digest', 'energy_wh', 'amount_minor', 'exported_ms', 'format', 'file', 'cycle', 'account_id', 'config_sha256'],
+    records.map((rec, i) => [exportId, periods[i]!.fromMs, periods[i]!.toMs, rec.session_id, rec.version, rec.status, rec.content_digest, rec.record_energy_wh, rec.record_amount_minor, nowMs, format, basename(file), sel.cycle, rec.account_id, configs[i]!]),
   );
   // What this export covered, even where it carried nothing: a record of these filters that
   // appears later is an adjustment (export-scope.ts).

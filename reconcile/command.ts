@@ -8,6 +8,7 @@
  * summary as JSON. Progress on stderr: a bar on a terminal, JSON lines otherwise (--progress
  * overrides: bar, json, none).
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -40,6 +41,7 @@ export interface ReconcileFlags extends StoreFlags {
   export?: ExportFormat;
   out?: string;
   exportAll?: boolean;
+  reprice?: boolean;
   force?: boolean;
   progress?: 'auto' | 'bar' | 'json' | 'none';
   json?: boolean;
@@ -96,6 +98,8 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     throw new PevmeterError('PEV_INPUT', 'give a period (--from and --to) or a bill cycle (--cycle YYYY-MM)');
   }
   const cfg = given?.config ?? loadReconcileConfig(flags.reconcileConfig);
+  // Kept beside the resolved configuration (reconcile_config), for an auditor; loadReconcileConfig read it already.
+  const configText = given?.config === undefined && flags.reconcileConfig !== undefined ? readFileSync(flags.reconcileConfig, 'utf8') : undefined;
   const cycle = flags.cycle === undefined ? null : parseCycle(flags.cycle).label;
   const zone = periodZone(cfg, { ...(flags.tz !== undefined ? { tz: flags.tz } : {}), ...(flags.program !== undefined ? { program: flags.program } : {}) });
   const period: Period | null = cycle !== null ? null : parsePeriod(flags.from!, flags.to, zone);
@@ -127,6 +131,8 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
       ...(flags.asOf !== undefined ? { asOfMs: parseInstant('--as-of', flags.asOf) } : {}),
       onProgress: progress.onProgress,
       ...(zone !== null ? { timeZone: zone } : {}),
+      ...(flags.reprice === true ? { reprice: true } : {}),
+      ...(configText !== undefined ? { configText } : {}),
     };
     const summary = period !== null ? await reconcilePeriod(store, period, filters, cfg, runOpts) : await reconcileCycle(store, cycle!, filters, cfg, runOpts);
     progress.stop();
@@ -181,6 +187,7 @@ export function registerReconcileCommand(program: Command): void {
       .option('--export <format>', 'export the period\'s pending records: csv or json (needs --out)', oneOf('--export', ['csv', 'json'] as const))
       .option('--out <file>', 'export file')
       .option('--export-all', 'export every current record, not only those not exported yet')
+      .option('--reprice', 'bill exported records under this configuration (new versions, ADJUSTMENT) instead of the configuration they went out under')
       .option('--force', 'replace an existing --report or --out file (a symbolic link is refused all the same)')
       .option('--json', 'print the full run summary as JSON (the default when stdout is not a terminal)')
       .option('--progress <mode>', 'auto (bar on a terminal, JSON lines otherwise), bar, json or none', oneOf('--progress', ['auto', 'bar', 'json', 'none'] as const), 'auto'),

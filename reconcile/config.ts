@@ -132,6 +132,34 @@ const windowSchema = z.strictObject({
   months: z.array(z.int().min(1).max(12)).min(1).optional(),
 });
 
+const LOCAL_DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+const localDate = z.string().regex(LOCAL_DATE, 'a local date YYYY-MM-DD').refine((d) => new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date');
+
+/**
+ * Holidays of a tariff: every minute of a holiday (a local date) is `period` (the default period
+ * when absent), whatever the windows say. `observe: nearest-weekday` adds, for a date on a Saturday,
+ * the Friday before, and for a Sunday, the Monday after (the U.S. federal rule); the date itself
+ * stays a holiday too.
+ */
+const holidaysSchema = z.strictObject({
+  dates: z.array(localDate).default([]),
+  observe: z.enum(['date', 'nearest-weekday']).default('date'),
+  period: periodName.optional(),
+});
+
+/**
+ * A tariff version: from local midnight of `effectiveFrom` (the tariff's zone) until the next
+ * version's. It inherits everything of the version before it; `prices` are merged period by period,
+ * `windows` and `holidays` replace the previous ones when given.
+ */
+const tariffVersionSchema = z.strictObject({
+  effectiveFrom: localDate,
+  defaultPeriod: periodName.optional(),
+  windows: z.array(windowSchema).optional(),
+  prices: z.record(periodName, price).optional(),
+  holidays: holidaysSchema.optional(),
+});
+
 const tariffSchema = z
   .strictObject({
     /** IANA zone the tariff's wall times are in (the program's time zone). */
@@ -143,14 +171,29 @@ const tariffSchema = z
     windows: z.array(windowSchema).default([]),
     /** Price per period: minor units per kWh as a decimal string. */
     prices: z.record(periodName, price),
+    /** Holidays of the first version (later versions inherit them unless they give their own). */
+    holidays: holidaysSchema.optional(),
+    /** Later versions, by strictly increasing effectiveFrom; the fields above are the version in effect before the first. */
+    versions: z.array(tariffVersionSchema).default([]),
   })
   .superRefine((t, ctx) => {
+    let previous = '';
+    t.versions.forEach((v, i) => {
+      if (v.effectiveFrom <= previous) ctx.addIssue({ code: 'custom', path: ['versions', i, 'effectiveFrom'], message: `versions must be in strictly increasing effectiveFrom order (${v.effectiveFrom} after ${previous})` });
+      previous = v.effectiveFrom;
+      const r = resolvedVersions(t)[i + 1]!;
+      const named = new Set([r.defaultPeriod, r.holidays?.period ?? r.defaultPeriod, ...r.windows.map((w) => w.period)]);
+      for (const p of named) if (r.prices[p] === undefined) ctx.addIssue({ code: 'custom', path: ['versions', i, 'prices', p], message: `period ${p} has no price in the version from ${v.effectiveFrom}` });
+    });
+    if (t.holidays?.period !== undefined && t.prices[t.holidays.period] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['holidays', 'period'], message: `holiday period ${t.holidays.period} has no price` });
+    }
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: t.timeZone });
     } catch {
       ctx.addIssue({ code: 'custom', path: ['timeZone'], message: `unknown IANA time zone ${JSON.stringify(t.timeZone)}` });
     }
-    const named = new Set([t.defaultPeriod, ...t.windows.map((w) => w.period)]);
+    const named = new Set([t.defaultPeriod, ...t.windows.map((w) => w.period), ...(t.holidays?.period !== undefined ? [t.holidays.period] : [])]);
     for (const p of named) {
       if (t.prices[p] === undefined) ctx.addIssue({ code: 'custom', path: ['prices', p], message: `period ${p} has no price` });
     }
@@ -280,6 +323,31 @@ export const configSchema = z
   });
 
 export type ReconcileConfig = z.infer<typeof configSchema>;
+
+export interface TariffVersion {
+  /** '' for the first version (in effect before every other). */
+  effectiveFrom: string;
+  defaultPeriod: string;
+  windows: z.infer<typeof windowSchema>[];
+  prices: Record<string, string>;
+  holidays: z.infer<typeof holidaysSchema> | undefined;
+}
+
+/** A tariff's versions, each complete (inheritance applied), first one first. */
+export function resolvedVersions(t: Pick<z.infer<typeof tariffSchema>, 'defaultPeriod' | 'windows' | 'prices' | 'holidays' | 'versions'>): TariffVersion[] {
+  const out: TariffVersion[] = [{ effectiveFrom: '', defaultPeriod: t.defaultPeriod, windows: t.windows, prices: t.prices, holidays: t.holidays }];
+  for (const v of t.versions) {
+    const prev = out[out.length - 1]!;
+    out.push({
+      effectiveFrom: v.effectiveFrom,
+      defaultPeriod: v.defaultPeriod ?? prev.defaultPeriod,
+      windows: v.windows ?? prev.windows,
+      prices: { ...prev.prices, ...(v.prices ?? {}) },
+      holidays: v.holidays ?? prev.holidays,
+    });
+  }
+  return out;
+}
 export type ReconcileConfigInput = z.input<typeof configSchema>;
 export type RulesConfig = ReconcileConfig['rules'];
 export type TariffConfig = ReconcileConfig['tariffs'][string];

@@ -164,7 +164,7 @@ LIMIT 1 BY session_id
 
 const CYCLE_EXPORTED_SQL = `
 SELECT session_id, max(version) AS ex_version, argMax(content_digest, version) AS ex_sha, argMax(energy_wh, version) AS ex_energy_wh,
-  argMax(amount_minor, version) AS ex_amount_minor
+  argMax(amount_minor, version) AS ex_amount_minor, argMax(config_sha256, version) AS ex_config
 FROM {db}.billing_export
 WHERE cycle = {cycle:String} AND session_id >= {lo:String} AND session_id < {hi:String}
 GROUP BY session_id
@@ -194,7 +194,7 @@ export async function loadCycleStates(store: Store, cycle: string, range: { lo: 
   for (const r of exported) {
     const id = String(r['session_id']);
     const s = out.get(id) ?? { latest: null, exported: null };
-    s.exported = { version: Number(r['ex_version']), sha: String(r['ex_sha']), energyWh: Number(r['ex_energy_wh']), amountMinor: Number(r['ex_amount_minor']) };
+    s.exported = { version: Number(r['ex_version']), sha: String(r['ex_sha']), energyWh: Number(r['ex_energy_wh']), amountMinor: Number(r['ex_amount_minor']), configSha: String(r['ex_config']) };
     out.set(id, s);
   }
   return out;

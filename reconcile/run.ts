@@ -13,7 +13,7 @@ import {
 } from './billing.js';
 import { CyclePlan, loadCycleStates, zoneOf } from './cycles.js';
 import { checkPeriodOverlap, covered, loadScopes } from './export-scope.js';
-import { configHash, type ReconcileConfig } from './config.js';
+import { configHash, resolveConfig, type ReconcileConfig } from './config.js';
 import { insertRows, insertWritten, tsvField } from './tsv.js';
 import { TsvWriter, escapeTsv } from '../aggregate/store/tsv.js';
 import { FactsReader } from './facts.js';
@@ -39,6 +39,24 @@ export interface ReconcileOptions {
   onProgress?: (p: ReconcileProgress) => void;
   /** Zone the report shows the period in beside UTC (the one local dates were read in); default: the tariffs' zone when they share one, else UTC. */
   timeZone?: string;
+  /** Re-price exported records under this run's configuration (new versions, ADJUSTMENT) instead of keeping the configuration they went out under. */
+  reprice?: boolean;
+  /** The configuration file's text, kept beside its resolved form in reconcile_config. */
+  configText?: string;
+}
+
+/** Every configuration a run has used, by its hash (reconcile_config), resolved again. */
+async function loadConfigHistory(store: Store): Promise<Map<string, ReconcileConfig>> {
+  const rows = await store.select<{ sha: string; json: string }>('SELECT config_sha256 AS sha, any(config_json) AS json FROM {db}.reconcile_config GROUP BY config_sha256');
+  const out = new Map<string, ReconcileConfig>();
+  for (const r of rows) {
+    try {
+      out.set(r.sha, resolveConfig(JSON.parse(r.json)));
+    } catch {
+      // A configuration this version can no longer read: its records are re-priced under the current one.
+    }
+  }
+  return out;
 }
 
 export interface HeldSample {
@@ -104,6 +122,12 @@ export interface RunSummary {
   heldSampleCap: number;
   batches: number;
   sessionsPerSecond: number;
+  /**
+   * Exported records whose bill under this run's configuration differs from the bill under the
+   * configuration they went out under: `kept` as exported (the default), or `repriced` (new
+   * versions, with --reprice). `sessions`: the first 100 of them.
+   */
+  reprice: { kept: number; repriced: number; sessions: string[] };
   /**
    * Where the time went, ms: waiting for a batch's facts query, loading its billing state,
    * parsing and evaluating its sessions (rules, pricing, rows), waiting for the writes before it.
@@ -290,16 +314,61 @@ async function reconcileRun(
 
   // One calendar per tariff over everything a run can read, built on first use.
   const span = cfg.sessions.maxSpanDays * DAY_MS;
+  // Calendars per configuration (the run's, and those exported records were priced with).
   const calendars = new Map<string, TouCalendar>();
-  const calendarOf = (tariffId: string): TouCalendar => {
-    let cal = calendars.get(tariffId);
+  const calendarOf = (c: ReconcileConfig, sha: string, tariffId: string): TouCalendar => {
+    const key = `${sha}|${tariffId}`;
+    let cal = calendars.get(key);
     if (cal === undefined) {
-      const t = cfg.tariffs[tariffId];
+      const t = c.tariffs[tariffId];
       if (t === undefined) throw new Error(`tariff ${tariffId} vanished from the configuration`);
       cal = new TouCalendar(tariffId, t, period.fromMs - span - DAY_MS, Math.max(period.toMs, asOfMs) + span + DAY_MS);
-      calendars.set(tariffId, cal);
+      calendars.set(key, cal);
     }
     return cal;
+  };
+  const configSha = configHash(cfg);
+  // The configuration history: this run's configuration by its hash (the text it was read from
+  // too), and every earlier one, so a record exported under one is re-billed under it (below).
+  await insertRows(store, 'reconcile_config', ['config_sha256', 'config_json', 'source_text', 'first_used_ms'], [[configSha, JSON.stringify(cfg), opts.configText ?? '', startedMs]]);
+  const history = await loadConfigHistory(store);
+
+  /** A session's rules and bill under a configuration (the run's, or an exported record's). */
+  const evaluate = (c: ReconcileConfig, sha: string, f: SessionFacts, m: SessionMeasures, billingPeriod: Period) => {
+    const e = f.enrollment;
+    const program = e === null ? null : (c.programs[e.programId] ?? null);
+    const tariffId = e === null || program === null ? null : c.tariffs[e.tariffId] !== undefined ? e.tariffId : program.tariff;
+    const cal: Stretches = tariffId === null ? ALL_TIME : calendarOf(c, sha, tariffId);
+    const split = splitPieces(m.pieces, cal, plan === null ? period : ALL_PERIOD);
+    let touWh: Record<string, number> | null = null;
+    if (tariffId !== null) {
+      touWh = {};
+      // By period name: a rule speaks of 'peak', whichever tariff version priced it.
+      const names = (cal as TouCalendar).baseNames;
+      cal.periods.forEach((_, i) => (touWh![names[i]!] = (touWh![names[i]!] ?? 0) + (split.inside[i] ?? 0) + (split.outside[i] ?? 0)));
+    }
+    const ctx: RuleContext = { asOfMs, period: billingPeriod, program, tariffId, touWh };
+    const flags = evaluateRules(f, m, c.rules, ctx);
+    const held = isHeld(flags);
+    const identity: SessionIdentity = {
+      sessionId: f.sessionId,
+      accountId: e?.accountId ?? '',
+      premiseId: f.esciPremiseId ?? f.premiseIds[0] ?? '',
+      pevId: f.pevId,
+      programId: e?.programId ?? '',
+      tariffId: tariffId ?? '',
+      sessionStartMs: m.startMs,
+      sessionEndMs: m.endMs,
+      sessionEnergyWh: m.eumdWh,
+    };
+    let bill: PricedBill | null = null;
+    let want: RecordContent | null = null;
+    if (!held && tariffId !== null) {
+      const codes = flags.map((x) => x.code);
+      bill = priceSplit(cal as TouCalendar, split.inside, program ?? undefined, codes);
+      want = billedContent(identity, bill, flags.filter((x) => x.severity === 'warn').map((x) => x.code));
+    }
+    return { tariffId, split, flags, held, identity, bill, want, sha, zone: zoneOf(c, tariffId) };
   };
 
   const R = cfg.report.histogramRangePercent;
@@ -315,6 +384,7 @@ async function reconcileRun(
     },
     heldSamples: [], heldSampleCap: cfg.report.maxHeldSessions, batches: reader.batches, sessionsPerSecond: 0,
     timings: { openMs: Date.now() - startedMs, readMs: 0, stateMs: 0, evaluateMs: 0, writeMs: 0 },
+    reprice: { kept: 0, repriced: 0, sessions: [] },
   };
   const cap = cfg.report.maxHeldSessions;
 
@@ -337,43 +407,32 @@ async function reconcileRun(
     await batch.each((f) => {
       const m = measure(f);
       const e = f.enrollment;
-      const program = e === null ? null : (cfg.programs[e.programId] ?? null);
-      const tariffId = e === null || program === null ? null : cfg.tariffs[e.tariffId] !== undefined ? e.tariffId : program.tariff;
+      const program0 = e === null ? null : (cfg.programs[e.programId] ?? null);
+      const tariff0 = e === null || program0 === null ? null : cfg.tariffs[e.tariffId] !== undefined ? e.tariffId : program0.tariff;
       // A cycle run bills the sessions its account's cycle holds, whole; the others are another cycle's.
-      const billingPeriod = plan === null ? period : plan.assign(f, e?.accountId ?? '', tariffId);
+      const billingPeriod = plan === null ? period : plan.assign(f, e?.accountId ?? '', tariff0);
       if (billingPeriod === null) return;
-      const cal: Stretches = tariffId === null ? ALL_TIME : calendarOf(tariffId);
-      const split = splitPieces(m.pieces, cal, plan === null ? period : ALL_PERIOD);
-      let touWh: Record<string, number> | null = null;
-      if (tariffId !== null) {
-        touWh = {};
-        cal.periods.forEach((p, i) => (touWh![p] = (split.inside[i] ?? 0) + (split.outside[i] ?? 0)));
+      const state = states.get(f.sessionId) ?? { latest: null, exported: null };
+      let ev = evaluate(cfg, configSha, f, m, billingPeriod);
+      // Changing the configuration never changes an exported record by itself: a session whose
+      // record went out is re-billed (for new data) under the configuration it went out under,
+      // unless the run is told to re-price (opts.reprice). Counted either way when the two differ.
+      const exSha = state.exported?.configSha ?? '';
+      const exCfg = exSha !== '' && exSha !== configSha ? history.get(exSha) : undefined;
+      if (exCfg !== undefined) {
+        const old = evaluate(exCfg, exSha, f, m, billingPeriod);
+        const differs = (old.want === null ? '' : contentDigest(old.want)) !== (ev.want === null ? '' : contentDigest(ev.want));
+        if (differs) {
+          if (opts.reprice === true) summary.reprice.repriced++;
+          else summary.reprice.kept++;
+          if (summary.reprice.sessions.length < 100) summary.reprice.sessions.push(f.sessionId);
+        }
+        if (opts.reprice !== true) ev = old;
       }
-      const ctx: RuleContext = { asOfMs, period: billingPeriod, program, tariffId, touWh };
-      const flags = evaluateRules(f, m, cfg.rules, ctx);
-      const held = isHeld(flags);
+      const { tariffId, split, flags, held, identity, bill } = ev;
+      let want = ev.want;
       let periodWh = 0;
       for (const x of split.inside) periodWh += x;
-
-      const identity: SessionIdentity = {
-        sessionId: f.sessionId,
-        accountId: e?.accountId ?? '',
-        premiseId: f.esciPremiseId ?? f.premiseIds[0] ?? '',
-        pevId: f.pevId,
-        programId: e?.programId ?? '',
-        tariffId: tariffId ?? '',
-        sessionStartMs: m.startMs,
-        sessionEndMs: m.endMs,
-        sessionEnergyWh: m.eumdWh,
-      };
-      let bill: PricedBill | null = null;
-      let want: RecordContent | null = null;
-      if (!held && tariffId !== null) {
-        const codes = flags.map((x) => x.code);
-        bill = priceSplit(cal as TouCalendar, split.inside, program ?? undefined, codes);
-        want = billedContent(identity, bill, flags.filter((x) => x.severity === 'warn').map((x) => x.code));
-      }
-      const state = states.get(f.sessionId) ?? { latest: null, exported: null };
       if (want === null && state.latest !== null && state.latest.status === 'BILLED') {
         want = voidContent(identity, state.latest.currency);
       }
@@ -381,7 +440,7 @@ async function reconcileRun(
       const d = decide(state, want, wantSha);
       let current: { version: number; status: 'BILLED' | 'VOID'; sha: string; energyWh: number; amountMinor: number } | null = state.latest;
       if (d.write && want !== null) {
-        writeBillingRow(billingRows, billingPeriod, want, d.version, wantSha, runId, runSeq, cycle, zoneOf(cfg, tariffId));
+        writeBillingRow(billingRows, billingPeriod, want, d.version, wantSha, runId, runSeq, cycle, ev.zone, ev.sha);
         current = { version: d.version, status: want.status, sha: wantSha, energyWh: want.energyWh, amountMinor: want.amountMinor };
         if (want.status === 'VOID') summary.records.voided++;
         else if (d.kind === 'created') summary.records.created++;

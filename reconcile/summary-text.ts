@@ -24,6 +24,8 @@ export function summaryText(s: RunSummary, report: string | null, exported: Expo
     `  held         ${plural(s.held, 'session')}${held ? ` (${held})` : ''}`,
     `  records      ${n(r.created)} created, ${n(r.newVersions)} new versions, ${n(r.rewritten)} rewritten, ${n(r.unchanged)} unchanged, ${n(r.voided)} voided`,
     `  adjustments  ${n(s.adjustments)} since the last export`,
+    ...(s.reprice.kept > 0 ? [`  reprice      ${plural(s.reprice.kept, 'exported record')} kept under the configuration ${s.reprice.kept === 1 ? 'it' : 'they'} went out under; this configuration prices ${s.reprice.kept === 1 ? 'it' : 'them'} differently (--reprice to issue adjustments)`] : []),
+    ...(s.reprice.repriced > 0 ? [`  reprice      ${plural(s.reprice.repriced, 'exported record')} re-priced under this configuration (--reprice): new versions, ADJUSTMENT`] : []),
     `  report       ${report ?? 'none (--report FILE)'}`,
     `  export       ${exported ? `${exported.file}: ${plural(exported.records, 'record')} (${n(exported.voided)} void), ${n(exported.energyWh)} Wh, ${n(exported.amountMinor)} minor units` : 'none (--export csv|json --out FILE)'}`,
     `  run          ${s.runId} (--json for the full summary)`,

@@ -23,10 +23,29 @@
  * is Wh * price / 10^9 minor units, rounded half up (half a cent rounds to the next cent), once
  * per line; a bill's total is the sum of its rounded lines. All products are taken in BigInt.
  */
-import { parsePriceMicro, WEEKDAYS, type ProgramConfig, type TariffConfig } from './config.js';
+import { parsePriceMicro, resolvedVersions, WEEKDAYS, type ProgramConfig, type TariffConfig, type TariffVersion } from './config.js';
 import type { Period, Piece } from './types.js';
 import { DAY_MS, MINUTE_MS, localFields, localToUtc } from '../schemas/calendar.js';
 
+
+function ymd(date: string): [number, number, number] {
+  return [Number(date.slice(0, 4)), Number(date.slice(5, 7)), Number(date.slice(8, 10))];
+}
+
+/** A version's holiday dates (local, YYYY-MM-DD), with the observed weekday ones (config.ts). */
+function holidayDates(v: TariffVersion): Set<string> {
+  const out = new Set<string>();
+  for (const d of v.holidays?.dates ?? []) {
+    out.add(d);
+    if (v.holidays?.observe === 'nearest-weekday') {
+      const t = Date.UTC(...(ymd(d).map((x, i) => (i === 1 ? x - 1 : x)) as [number, number, number]));
+      const dow = new Date(t).getUTCDay();
+      if (dow === 6) out.add(new Date(t - DAY_MS).toISOString().slice(0, 10));
+      if (dow === 0) out.add(new Date(t + DAY_MS).toISOString().slice(0, 10));
+    }
+  }
+  return out;
+}
 
 function minutesOf(hhmm: string): number {
   const [h, m] = hhmm.split(':') as [string, string];
@@ -61,25 +80,58 @@ export class TouCalendar implements Stretches {
   readonly fromMs: number;
   readonly toMs: number;
 
+  /** The period name of each label (labels of later tariff versions are `name@effectiveFrom`). */
+  readonly baseNames: string[];
+  /** The tariff's versions and their effective instants (the first from the beginning of time). */
+  readonly versionStarts: { effectiveFrom: string; fromMs: number }[];
+
   constructor(
     readonly tariffId: string,
     readonly tariff: TariffConfig,
     fromMs: number,
     toMs: number,
   ) {
-    const names = [tariff.defaultPeriod];
-    for (const w of tariff.windows) if (!names.includes(w.period)) names.push(w.period);
-    this.periods = names;
-    this.priceMicro = names.map((p) => parsePriceMicro(tariff.prices[p] ?? '0'));
     const tz = tariff.timeZone;
-    const windows = tariff.windows.map((w) => ({
-      period: names.indexOf(w.period),
-      from: minutesOf(w.from),
-      to: minutesOf(w.to),
-      days: w.days === undefined ? null : new Set(w.days.map((d) => WEEKDAYS.indexOf(d))),
-      months: w.months === undefined ? null : new Set(w.months),
+    const versions = resolvedVersions(tariff);
+    this.versionStarts = versions.map((v) => ({ effectiveFrom: v.effectiveFrom, fromMs: v.effectiveFrom === '' ? -8.64e15 : localToUtc(tz, ...ymd(v.effectiveFrom), 0) }));
+    // Labels: the first version's periods by name (as before versions existed), a later version's
+    // as name@effectiveFrom, so a bill across a rate change has a line per version and price.
+    const names: string[] = [];
+    const bases: string[] = [];
+    const prices: number[] = [];
+    const label = (v: TariffVersion, name: string): number => {
+      const l = v.effectiveFrom === '' ? name : `${name}@${v.effectiveFrom}`;
+      let i = names.indexOf(l);
+      if (i === -1) {
+        i = names.push(l) - 1;
+        bases.push(name);
+        prices.push(parsePriceMicro(v.prices[name] ?? '0'));
+      }
+      return i;
+    };
+    const compiled = versions.map((v) => ({
+      from: v.effectiveFrom,
+      defaultLabel: label(v, v.defaultPeriod),
+      holidayLabel: label(v, v.holidays?.period ?? v.defaultPeriod),
+      holidays: holidayDates(v),
+      windows: v.windows.map((w) => ({
+        period: label(v, w.period),
+        from: minutesOf(w.from),
+        to: minutesOf(w.to),
+        days: w.days === undefined ? null : new Set(w.days.map((d) => WEEKDAYS.indexOf(d))),
+        months: w.months === undefined ? null : new Set(w.months),
+      })),
     }));
-    const matches = (w: (typeof windows)[number], y: number, m: number, d: number): boolean => {
+    this.periods = names;
+    this.baseNames = bases;
+    this.priceMicro = prices;
+    type Compiled = (typeof compiled)[number];
+    const versionOn = (date: string): Compiled => {
+      let c = compiled[0]!;
+      for (const x of compiled) if (x.from <= date) c = x;
+      return c;
+    };
+    const matches = (w: Compiled['windows'][number], y: number, m: number, d: number): boolean => {
       const dow = (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7; // 0 = Monday
       return (w.days === null || w.days.has(dow)) && (w.months === null || w.months.has(m));
     };
@@ -96,16 +148,32 @@ export class TouCalendar implements Stretches {
       const py = prev.getUTCFullYear();
       const pm = prev.getUTCMonth() + 1;
       const pd = prev.getUTCDate();
+      // The version in effect on this local date (versions start at local midnight), and whether
+      // the date is one of its holidays: then the whole day is the holiday period.
+      const date = dt.toISOString().slice(0, 10);
+      const version = versionOn(date);
+      const windows = version.windows;
+      const holiday = version.holidays.has(date);
+      // A window running past midnight from the day before belongs to the day before's version.
+      const prevDate = prev.toISOString().slice(0, 10);
+      const prevVersion = versionOn(prevDate);
       // Minute ranges of this date and the window index covering each, by priority.
-      const spans: { a: number; b: number; w: number }[] = [];
-      windows.forEach((w, i) => {
-        if (w.from < w.to) {
-          if (matches(w, y, m, d)) spans.push({ a: w.from, b: w.to, w: i });
-        } else {
-          if (matches(w, y, m, d)) spans.push({ a: w.from, b: 1440, w: i });
-          if (w.to > 0 && matches(w, py, pm, pd)) spans.push({ a: 0, b: w.to, w: i });
-        }
-      });
+      const spans: { a: number; b: number; w: number; period: number }[] = [];
+      if (!holiday) {
+        windows.forEach((w, i) => {
+          if (w.from < w.to) {
+            if (matches(w, y, m, d)) spans.push({ a: w.from, b: w.to, w: i, period: w.period });
+          }
+        });
+        windows.forEach((w, i) => {
+          if (w.from >= w.to && matches(w, y, m, d)) spans.push({ a: w.from, b: 1440, w: i, period: w.period });
+        });
+      }
+      if (!prevVersion.holidays.has(prevDate)) {
+        prevVersion.windows.forEach((w, i) => {
+          if (w.from >= w.to && w.to > 0 && matches(w, py, pm, pd)) spans.push({ a: 0, b: w.to, w: i, period: w.period });
+        });
+      }
       const marks = new Set<number>([0, 1440]);
       for (const s of spans) {
         marks.add(s.a);
@@ -115,9 +183,9 @@ export class TouCalendar implements Stretches {
       for (let k = 0; k + 1 < sorted.length; k++) {
         const a = sorted[k]!;
         const b = sorted[k + 1]!;
-        let best = -1;
-        for (const s of spans) if (s.a <= a && b <= s.b && (best === -1 || s.w < best)) best = s.w;
-        const period = best === -1 ? 0 : windows[best]!.period;
+        let best: (typeof spans)[number] | null = null;
+        for (const s of spans) if (s.a <= a && b <= s.b && (best === null || s.w < best.w)) best = s;
+        const period = best !== null ? best.period : holiday ? version.holidayLabel : version.defaultLabel;
         const ua = localToUtc(tz, y, m, d, a);
         const ub = localToUtc(tz, y, m, d, b);
         if (ub <= ua) continue; // collapsed by a spring-forward gap
@@ -349,7 +417,7 @@ export function priceSplit(cal: TouCalendar, inside: readonly number[], program:
   const inc = program?.incentive;
   if (inc !== undefined && !inc.withheldOn.some((c) => flagCodes.includes(c))) {
     const credit = creditMicro(inc.creditPerKwh);
-    cal.periods.forEach((name, i) => {
+    cal.baseNames.forEach((name, i) => {
       if (inc.periods === undefined || inc.periods.includes(name)) incentiveWh += inside[i] ?? 0;
     });
     if (incentiveWh !== 0 && credit !== 0) {

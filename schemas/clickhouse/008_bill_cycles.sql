@@ -10,6 +10,9 @@
 --   * billing_record.time_zone: the zone of the record's tariff when it was written, so exports and
 --     statements show local times beside UTC without the configuration at hand ('' before 008:
 --     shown in UTC). Not part of the content digest: it says how to read the times, not what is billed.
+--   * billing_record.config_sha256 and billing_export.config_sha256: the configuration that priced
+--     the record (its text in reconcile_config). A record that went out is re-billed under that
+--     configuration unless a run is told to re-price (docs/reconcile.md "Configuration changes").
 --   * billing_export.account_id: the account of each exported record, so the overlap check is per
 --     account (two accounts' periods may overlap, one account's may not). Rows exported before
 --     this migration keep '' and block every account, as before.
@@ -33,6 +36,8 @@ ALTER TABLE {db}.reconcile_session
     MODIFY ORDER BY (period_from_ms, period_to_ms, session_id, cycle);
 
 ALTER TABLE {db}.billing_record ADD COLUMN IF NOT EXISTS time_zone String DEFAULT '';
+ALTER TABLE {db}.billing_record ADD COLUMN IF NOT EXISTS config_sha256 String DEFAULT '';
+ALTER TABLE {db}.billing_export ADD COLUMN IF NOT EXISTS config_sha256 String DEFAULT '';
 ALTER TABLE {db}.billing_export ADD COLUMN IF NOT EXISTS cycle String DEFAULT '';
 ALTER TABLE {db}.billing_export ADD COLUMN IF NOT EXISTS account_id String DEFAULT '';
 ALTER TABLE {db}.reconcile_run ADD COLUMN IF NOT EXISTS cycle String DEFAULT '';

@@ -110,7 +110,7 @@ void t.test('writeBillingRow: the TSV line of every BILLING_COLUMNS field, escap
       PERIOD.fromMs, PERIOD.toMs, c.sessionId, 3, c.status, c.accountId, c.premiseId, c.pevId, c.programId, c.tariffId, c.currency,
       c.sessionStartMs, c.sessionEndMs, c.energyWh, c.sessionEnergyWh, c.lines.map((l) => l.kind), c.lines.map((l) => l.period),
       c.lines.map((l) => l.wh), c.lines.map((l) => l.priceMicro), c.lines.map((l) => l.amountMinor), c.incentiveMinor, c.amountMinor,
-      c.warnCodes, contentDigest(c), 'run-1', 1_790_000_000_123, '', '',
+      c.warnCodes, contentDigest(c), 'run-1', 1_790_000_000_123, '', '', '',
     ]),
   );
   t.equal(Buffer.from(w.result()).toString('utf8'), expected.join(''));
