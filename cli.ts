@@ -10,6 +10,7 @@ import { registerSqlCommand } from './aggregate/command.js';
 import { scrubSecrets } from './schemas/scrub.js';
 import { registerIngestCommands } from './ingest/command.js';
 import { registerReconcileCommand } from './reconcile/command.js';
+import { registerStatementCommand } from './reconcile/statement.js';
 import { registerRunCommand } from './bench/sim/run-command.js';
 import { registerSimulateCommand } from './bench/sim/command.js';
 
@@ -22,6 +23,7 @@ registerIngestCommands(program);
 registerRunCommand(program);
 registerSimulateCommand(program);
 registerReconcileCommand(program);
+registerStatementCommand(program);
 registerSqlCommand(program);
 
 /** The secrets the environment holds (PEVMETER_*PASSWORD, *TOKEN): the CLI's last line of defence. */

@@ -20,13 +20,19 @@ const flags = (text: string) => [...text.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)]
 
 t.test('every stage registers its commands', async (t) => {
   const top = await help();
-  for (const c of ['ingest', 'ingest-files', 'migrate', 'run', 'simulate', 'reconcile', 'sql']) t.match(top, new RegExp(`^  ${c} `, 'm'), c);
+  for (const c of ['ingest', 'ingest-files', 'migrate', 'run', 'simulate', 'reconcile', 'statement', 'sql']) t.match(top, new RegExp(`^  ${c} `, 'm'), c);
 });
 
 t.test('reconcile offers the store flags and its own, not Kafka\'s', async (t) => {
   const got = flags(await help('reconcile'));
-  for (const f of ['--from', '--to', '--report', '--export', '--data', '--clickhouse-url', '--database', '--config']) t.ok(got.includes(f), `offers ${f}`);
+  for (const f of ['--from', '--to', '--cycle', '--tz', '--reprice', '--report', '--export', '--data', '--clickhouse-url', '--database', '--config']) t.ok(got.includes(f), `offers ${f}`);
   for (const f of ['--brokers', '--group', '--registry', '--workers', '--http-port']) t.notOk(got.includes(f), `does not offer ${f}`);
+});
+
+t.test('statement offers the store flags and its own, not Kafka\'s', async (t) => {
+  const got = flags(await help('statement'));
+  for (const f of ['--account', '--cycle', '--from', '--to', '--tz', '--out', '--csv', '--data', '--database']) t.ok(got.includes(f), `offers ${f}`);
+  for (const f of ['--brokers', '--group', '--workers']) t.notOk(got.includes(f), `does not offer ${f}`);
 });
 
 t.test('ingest offers Kafka, registry and workers beside the store', async (t) => {
