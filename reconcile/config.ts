@@ -205,22 +205,35 @@ const tariffSchema = z
     });
   });
 
-const programSchema = z.strictObject({
-  /** Tariff used when the enrollment's tariff_id is not one of `tariffs`. */
-  tariff: z.string().regex(programId),
-  /** OFF_SCHEDULE: energy in these periods of the tariff is charging outside the program's schedule. */
-  restrictedPeriods: z.array(periodName).default([]),
-  incentive: z
-    .strictObject({
-      /** Credit in minor units per kWh, as a decimal string. */
-      creditPerKwh: price,
-      /** Periods whose energy earns the credit; every period when absent. */
-      periods: z.array(periodName).min(1).optional(),
-      /** Flag codes that forfeit the session's credit. */
-      withheldOn: z.array(z.string().regex(/^[A-Z_]{1,32}$/)).default([]),
-    })
-    .optional(),
+const incentiveSchema = z.strictObject({
+  /** Credit in minor units per kWh, as a decimal string. */
+  creditPerKwh: price,
+  /** Periods whose energy earns the credit; every period when absent. */
+  periods: z.array(periodName).min(1).optional(),
+  /** Flag codes that forfeit the session's credit. */
+  withheldOn: z.array(z.string().regex(/^[A-Z_]{1,32}$/)).default([]),
 });
+
+const programSchema = z
+  .strictObject({
+    /** Tariff used when the enrollment's tariff_id is not one of `tariffs`. */
+    tariff: z.string().regex(programId),
+    /** OFF_SCHEDULE: energy in these periods of the tariff is charging outside the program's schedule. */
+    restrictedPeriods: z.array(periodName).default([]),
+    incentive: incentiveSchema.optional(),
+    /**
+     * Later versions of the program's incentive, from local midnight of effectiveFrom in the
+     * tariff's zone: `incentive` replaces the one before (null: no credit from then on).
+     */
+    versions: z.array(z.strictObject({ effectiveFrom: localDate, incentive: incentiveSchema.nullable() })).default([]),
+  })
+  .superRefine((p, ctx) => {
+    let previous = '';
+    p.versions.forEach((v, i) => {
+      if (v.effectiveFrom <= previous) ctx.addIssue({ code: 'custom', path: ['versions', i, 'effectiveFrom'], message: `versions must be in strictly increasing effectiveFrom order (${v.effectiveFrom} after ${previous})` });
+      previous = v.effectiveFrom;
+    });
+  });
 
 export const DEFAULT_TARIFFS = {
   // Illustrative prices in the shape of a California residential EV time-of-use rate; not a
@@ -308,6 +321,11 @@ export const configSchema = z
       });
       p.incentive?.periods?.forEach((r, i) => {
         if (!periods.has(r)) ctx.addIssue({ code: 'custom', path: ['programs', id, 'incentive', 'periods', i], message: `period ${r} is not a period of tariff ${p.tariff}` });
+      });
+      p.versions.forEach((v, k) => {
+        v.incentive?.periods?.forEach((r, i) => {
+          if (!periods.has(r)) ctx.addIssue({ code: 'custom', path: ['programs', id, 'versions', k, 'incentive', 'periods', i], message: `period ${r} is not a period of tariff ${p.tariff}` });
+        });
       });
       if (p.incentive !== undefined) {
         // A credit above a period's price would bill that energy below zero.

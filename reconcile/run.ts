@@ -13,7 +13,7 @@ import {
 } from './billing.js';
 import { CyclePlan, loadCycleStates, zoneOf } from './cycles.js';
 import { checkPeriodOverlap, covered, loadScopes } from './export-scope.js';
-import { configHash, resolveConfig, type ReconcileConfig } from './config.js';
+import { configHash, resolveConfig, type ProgramConfig, type ReconcileConfig } from './config.js';
 import { insertRows, insertWritten, tsvField } from './tsv.js';
 import { TsvWriter, escapeTsv } from '../aggregate/store/tsv.js';
 import { FactsReader } from './facts.js';
@@ -316,13 +316,15 @@ async function reconcileRun(
   const span = cfg.sessions.maxSpanDays * DAY_MS;
   // Calendars per configuration (the run's, and those exported records were priced with).
   const calendars = new Map<string, TouCalendar>();
-  const calendarOf = (c: ReconcileConfig, sha: string, tariffId: string): TouCalendar => {
-    const key = `${sha}|${tariffId}`;
+  const calendarOf = (c: ReconcileConfig, sha: string, tariffId: string, program: ProgramConfig | null): TouCalendar => {
+    // The program's incentive versions are cuts too: one calendar per (configuration, tariff, program dates).
+    const dates = (program?.versions ?? []).map((v) => v.effectiveFrom);
+    const key = `${sha}|${tariffId}|${dates.join(',')}`;
     let cal = calendars.get(key);
     if (cal === undefined) {
       const t = c.tariffs[tariffId];
       if (t === undefined) throw new Error(`tariff ${tariffId} vanished from the configuration`);
-      cal = new TouCalendar(tariffId, t, period.fromMs - span - DAY_MS, Math.max(period.toMs, asOfMs) + span + DAY_MS);
+      cal = new TouCalendar(tariffId, t, period.fromMs - span - DAY_MS, Math.max(period.toMs, asOfMs) + span + DAY_MS, dates);
       calendars.set(key, cal);
     }
     return cal;
@@ -338,7 +340,7 @@ async function reconcileRun(
     const e = f.enrollment;
     const program = e === null ? null : (c.programs[e.programId] ?? null);
     const tariffId = e === null || program === null ? null : c.tariffs[e.tariffId] !== undefined ? e.tariffId : program.tariff;
-    const cal: Stretches = tariffId === null ? ALL_TIME : calendarOf(c, sha, tariffId);
+    const cal: Stretches = tariffId === null ? ALL_TIME : calendarOf(c, sha, tariffId, program);
     const split = splitPieces(m.pieces, cal, plan === null ? period : ALL_PERIOD);
     let touWh: Record<string, number> | null = null;
     if (tariffId !== null) {

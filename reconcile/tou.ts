@@ -85,20 +85,32 @@ export class TouCalendar implements Stretches {
   /** The tariff's versions and their effective instants (the first from the beginning of time). */
   readonly versionStarts: { effectiveFrom: string; fromMs: number }[];
 
+  /** The tariff (or program) version each label belongs to: its effectiveFrom, '' for the first. */
+  readonly versionOf: string[];
+
+  /**
+   * `extraVersions`: dates a program's incentive changes on (local dates in the tariff's zone);
+   * each starts a version of the calendar that inherits the tariff's prices unchanged, so that
+   * energy is split there and each piece meets the incentive in effect.
+   */
   constructor(
     readonly tariffId: string,
     readonly tariff: TariffConfig,
     fromMs: number,
     toMs: number,
+    extraVersions: readonly string[] = [],
   ) {
     const tz = tariff.timeZone;
-    const versions = resolvedVersions(tariff);
+    const own = new Set(tariff.versions.map((v) => v.effectiveFrom));
+    const merged = [...tariff.versions, ...extraVersions.filter((d) => !own.has(d)).map((d) => ({ effectiveFrom: d }))].sort((a, b) => (a.effectiveFrom < b.effectiveFrom ? -1 : 1));
+    const versions = resolvedVersions({ ...tariff, versions: merged });
     this.versionStarts = versions.map((v) => ({ effectiveFrom: v.effectiveFrom, fromMs: v.effectiveFrom === '' ? -8.64e15 : localToUtc(tz, ...ymd(v.effectiveFrom), 0) }));
     // Labels: the first version's periods by name (as before versions existed), a later version's
     // as name@effectiveFrom, so a bill across a rate change has a line per version and price.
     const names: string[] = [];
     const bases: string[] = [];
     const prices: number[] = [];
+    const versionOf: string[] = [];
     const label = (v: TariffVersion, name: string): number => {
       const l = v.effectiveFrom === '' ? name : `${name}@${v.effectiveFrom}`;
       let i = names.indexOf(l);
@@ -106,6 +118,7 @@ export class TouCalendar implements Stretches {
         i = names.push(l) - 1;
         bases.push(name);
         prices.push(parsePriceMicro(v.prices[name] ?? '0'));
+        versionOf.push(v.effectiveFrom);
       }
       return i;
     };
@@ -125,6 +138,7 @@ export class TouCalendar implements Stretches {
     this.periods = names;
     this.baseNames = bases;
     this.priceMicro = prices;
+    this.versionOf = versionOf;
     type Compiled = (typeof compiled)[number];
     const versionOn = (date: string): Compiled => {
       let c = compiled[0]!;
@@ -414,17 +428,28 @@ export function priceSplit(cal: TouCalendar, inside: readonly number[], program:
   });
   let incentiveWh = 0;
   let incentiveMinor = 0;
-  const inc = program?.incentive;
-  if (inc !== undefined && !inc.withheldOn.some((c) => flagCodes.includes(c))) {
+  // The program's incentive versions: the first (its own `incentive`), then `versions`. Each
+  // label's energy meets the one in effect on its calendar version's date; one line per version.
+  const incentives: { from: string; inc: ProgramConfig['incentive'] | null }[] = [{ from: '', inc: program?.incentive ?? null }];
+  for (const v of program?.versions ?? []) incentives.push({ from: v.effectiveFrom, inc: v.incentive });
+  const whBy = new Array<number>(incentives.length).fill(0);
+  cal.baseNames.forEach((name, i) => {
+    let k = 0;
+    for (let j = 1; j < incentives.length; j++) if (incentives[j]!.from <= cal.versionOf[i]!) k = j;
+    const inc = incentives[k]!.inc;
+    if (inc != null && (inc.periods === undefined || inc.periods.includes(name))) whBy[k]! += inside[i] ?? 0;
+  });
+  incentives.forEach(({ from, inc }, k) => {
+    if (inc == null || inc.withheldOn.some((c) => flagCodes.includes(c))) return;
     const credit = creditMicro(inc.creditPerKwh);
-    cal.baseNames.forEach((name, i) => {
-      if (inc.periods === undefined || inc.periods.includes(name)) incentiveWh += inside[i] ?? 0;
-    });
-    if (incentiveWh !== 0 && credit !== 0) {
-      incentiveMinor = -amountMinor(incentiveWh, credit);
-      lines.push({ kind: 'incentive', period: inc.periods === undefined ? '*' : inc.periods.join('+'), wh: incentiveWh, priceMicro: -credit, amountMinor: incentiveMinor });
-      total += incentiveMinor;
-    }
-  }
+    const wh = whBy[k]!;
+    if (wh === 0 || credit === 0) return;
+    const amount = -amountMinor(wh, credit);
+    const label = inc.periods === undefined ? '*' : inc.periods.join('+');
+    lines.push({ kind: 'incentive', period: from === '' ? label : `${label}@${from}`, wh, priceMicro: -credit, amountMinor: amount });
+    incentiveWh += wh;
+    incentiveMinor += amount;
+    total += amount;
+  });
   return { currency: cal.tariff.currency, lines, energyWh, incentiveWh, incentiveMinor, totalMinor: total };
 }

@@ -81,7 +81,7 @@ void t.test('docs/reconcile.md documents every option with its default, and ever
     t.match(doc, `| \`${path}\` | \`${String(def)}\` |`, path);
   }
   for (const key of ['timeZone', 'currency', 'defaultPeriod', 'windows', 'prices', 'holidays', 'versions']) t.match(doc, `| \`tariffs.<id>.${key}\` |`, `tariffs.<id>.${key}`);
-  for (const key of ['tariff', 'restrictedPeriods', 'incentive.creditPerKwh', 'incentive.periods', 'incentive.withheldOn']) t.match(doc, `| \`programs.<id>.${key}\` |`, `programs.<id>.${key}`);
+  for (const key of ['tariff', 'restrictedPeriods', 'incentive.creditPerKwh', 'incentive.periods', 'incentive.withheldOn', 'versions']) t.match(doc, `| \`programs.<id>.${key}\` |`, `programs.<id>.${key}`);
   t.match(doc, '| `cycles.accounts` |', 'cycles.accounts');
   for (const code of FLAG_CODES) t.match(doc, `| \`${code}\` |`, code);
   t.end();

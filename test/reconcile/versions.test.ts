@@ -12,7 +12,7 @@ import type { Store } from '../../aggregate/store/types.js';
 import { exportPeriod } from '../../reconcile/billing.js';
 import { configHash, resolveConfig, type ReconcileConfigInput } from '../../reconcile/config.js';
 import { reconcilePeriod } from '../../reconcile/run.js';
-import { TouCalendar } from '../../reconcile/tou.js';
+import { TouCalendar, priceSplit, splitPieces } from '../../reconcile/tou.js';
 import { localToUtc } from '../../schemas/calendar.js';
 import { tempStore } from '../helpers/services.js';
 import { Fixture, sid } from './fixtures.js';
@@ -74,6 +74,35 @@ void t.test('calendar: versions start at local midnight, DST days of both kinds;
   t.throws(() => resolveConfig({ tariffs: { T: { ...BASE, versions: [{ effectiveFrom: '2026-11-01' }, { effectiveFrom: '2026-10-01' }] } }, programs: { P: { tariff: 'T' } } }), { code: 'PEV_CONFIG', message: /strictly increasing/ });
   t.throws(() => resolveConfig({ tariffs: { T: { ...BASE, versions: [{ effectiveFrom: '2026-02-30' }] } }, programs: { P: { tariff: 'T' } } }), { code: 'PEV_CONFIG' });
   t.throws(() => resolveConfig({ tariffs: { T: { ...BASE, versions: [{ effectiveFrom: '2026-10-01', windows: [{ period: 'shoulder', from: '10:00', to: '12:00' }] }] } }, programs: { P: { tariff: 'T' } } }), { code: 'PEV_CONFIG', message: /period shoulder has no price/ });
+  t.end();
+});
+
+void t.test('program versions: the credit in effect on each piece, a line per version', (t) => {
+  const cfg = resolveConfig({
+    tariffs: { 'EV-TOU-2026': BASE },
+    programs: { P: { ...PROGRAMS['EV-TOU-OFFPEAK'], versions: [{ effectiveFrom: '2026-10-20', incentive: { creditPerKwh: '7', periods: ['off_peak', 'super_off_peak'] } }, { effectiveFrom: '2026-11-01', incentive: null }] } },
+  });
+  const program = cfg.programs['P']!;
+  const cal = new TouCalendar('EV-TOU-2026', cfg.tariffs['EV-TOU-2026']!, Date.UTC(2026, 9, 1), Date.UTC(2026, 11, 1), program.versions.map((v) => v.effectiveFrom));
+  // 20 one-minute intervals from 23:50:30 on Oct 19, the one across midnight of 101 Wh.
+  const start = la(2026, 10, 19, 23, 50, 30);
+  const pieces = Array.from({ length: 20 }, (_, k) => ({ startMs: start + k * 60_000, endMs: start + (k + 1) * 60_000, wh: k === 9 ? 101 : 100 }));
+  const split = splitPieces(pieces, cal, { fromMs: Date.UTC(2026, 9, 1), toMs: Date.UTC(2026, 11, 1) });
+  const bill = priceSplit(cal, split.inside, program, []);
+  // 951 Wh off-peak (31.2: 29.67 -> 30), 1050 Wh super off-peak (24.75: 25.99 -> 26); credits
+  // 951 Wh at 5 (4.755 -> 5) and 1050 Wh at 7 from Oct 20 (7.35 -> 7).
+  t.same(bill.lines.map((l) => [l.kind, l.period, l.wh, l.priceMicro, l.amountMinor]), [
+    ['energy', 'off_peak', 951, 31_200_000, 30],
+    ['energy', 'super_off_peak@2026-10-20', 1050, 24_750_000, 26],
+    ['incentive', 'off_peak+super_off_peak', 951, -5_000_000, -5],
+    ['incentive', 'off_peak+super_off_peak@2026-10-20', 1050, -7_000_000, -7],
+  ]);
+  t.same([bill.energyWh, bill.incentiveMinor, bill.totalMinor], [2001, -12, 44]);
+  // From Nov 1 the program pays no credit.
+  const nov = la(2026, 11, 3, 22);
+  const late = priceSplit(cal, splitPieces([{ startMs: nov, endMs: nov + 1_800_000, wh: 3000 }], cal, { fromMs: Date.UTC(2026, 9, 1), toMs: Date.UTC(2026, 11, 1) }).inside, program, []);
+  t.same(late.lines.map((l) => [l.kind, l.period, l.amountMinor]), [['energy', 'off_peak@2026-11-01', 94]]);
+  t.throws(() => resolveConfig({ tariffs: { 'EV-TOU-2026': BASE }, programs: { P: { tariff: 'EV-TOU-2026', versions: [{ effectiveFrom: '2026-10-20', incentive: { creditPerKwh: '7', periods: ['shoulder'] } }] } } }), { code: 'PEV_CONFIG', message: /period shoulder is not a period/ });
   t.end();
 });
 
