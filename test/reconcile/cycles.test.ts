@@ -298,3 +298,29 @@ void t.test('periods: overlap per account, and a filtered export adjusts only wh
   );
   t.same(flagged.map((r) => r.session_id), [sid(303)]);
 });
+
+void t.test('a cycle day on the spring-forward date: the edge is local midnight, 23 hours before the next day', async (t) => {
+  const store = await tempStore(t, { database: 'rspring' });
+  const cfg = resolveConfig({ cycles: { accounts: { A000000011: 8 } } });
+  const a = ACCOUNTS[0]!;
+  const fx = new Fixture().enroll({ ...ids(a), programId: 'EV-FLAT', tariffId: 'EV-FLAT-2026' });
+  // 23:50 PST on Mar 7 (cycle 2026-02), 00:10 PST and 03:10 PDT on Mar 8 (cycle 2026-03): the
+  // clocks jump from 02:00 to 03:00 that night.
+  fx.session({ sessionId: sid(1), ...ids(a), energies: e(20), startMs: la(2026, 3, 7, 23, 50, 30) });
+  fx.session({ sessionId: sid(2), ...ids(a), energies: e(20), startMs: la(2026, 3, 8, 0, 10, 30) });
+  fx.session({ sessionId: sid(3), ...ids(a), energies: e(20), startMs: la(2026, 3, 8, 3, 10, 30) });
+  await fx.write(store);
+  t.equal(la(2026, 3, 8, 3, 10, 30) - la(2026, 3, 8, 0, 10, 30), 2 * 3_600_000, '00:10 to 03:10 that night is two hours');
+  const asOf = Date.UTC(2026, 4, 1);
+  const feb = await reconcileCycle(store, '2026-02', {}, cfg, { asOfMs: asOf });
+  const mar = await reconcileCycle(store, '2026-03', {}, cfg, { asOfMs: asOf });
+  t.match([feb.billed, mar.billed], [1, 2]);
+  const rows = await store.select<{ cycle: string; session_id: string; f: string; t: string }>(
+    "SELECT cycle, session_id, period_from_ms AS f, period_to_ms AS t FROM {db}.billing_cycle(cycle = '2026-02', account = '') UNION ALL SELECT cycle, session_id, period_from_ms AS f, period_to_ms AS t FROM {db}.billing_cycle(cycle = '2026-03', account = '') ORDER BY session_id",
+  );
+  t.same(rows.map((r) => [r.cycle, r.session_id, Number(r.f), Number(r.t)]), [
+    ['2026-02', sid(1), Date.UTC(2026, 1, 8, 8), Date.UTC(2026, 2, 8, 8)],
+    ['2026-03', sid(2), Date.UTC(2026, 2, 8, 8), Date.UTC(2026, 3, 8, 7)],
+    ['2026-03', sid(3), Date.UTC(2026, 2, 8, 8), Date.UTC(2026, 3, 8, 7)],
+  ]);
+});
