@@ -47,6 +47,7 @@ async function main(): Promise<number> {
     process.stderr.write(`[bench] wrote ${files.join(', ')}\n`);
   }
   if (!result.quiet.publishable) process.stderr.write(`[bench] ${rerunAdvice(result.quiet, 'npm run bench')}\n`);
+  else for (const note of result.quiet.notes ?? []) process.stderr.write(`[bench] quiet: ${note}\n`);
   return result.errors.length > 0 ? 1 : 0;
 }
 

@@ -1,17 +1,22 @@
 /**
  * Was the machine quiet while a benchmark ran? A figure from a busy machine is not a figure: two
  * cores shared with a compiler or another test run move wall-time results by half. This watches
- * two things and says whether the run may be published:
+ * two things and says whether the run may be published (`quietDecision`):
  *
- *   load average at the start   the 1-minute load, against `maxStartLoad` (default 1.0)
- *   other processes' CPU        all CPU the machine spent during the run (/proc/stat), minus the
- *                               CPU of the benchmark's own processes: the process tree under
- *                               `rootPid` (children that exited are in their parent's cutime and
- *                               cstime) and the services the run drives (the Kafka broker, a
- *                               ClickHouse server), given as `servicePids`. Against
- *                               `maxOtherCores` (default 0.15 of one core on average).
+ *   other processes' CPU        the primary measure: all CPU the machine spent during the run
+ *                               (/proc/stat), minus the CPU of the benchmark's own processes: the
+ *                               process tree under `rootPid` (children that exited are in their
+ *                               parent's cutime and cstime) and the services the run drives (the
+ *                               Kafka broker, a ClickHouse server), given as `servicePids`.
+ *                               Against `maxOtherCores` (default 0.15 of one core on average).
+ *   load average at the start   secondary: the 1-minute load, against `maxStartLoad` (default
+ *                               1.0). It is an exponential average over the last minute or more,
+ *                               so it lags: it is still high a minute after a previous run ended,
+ *                               and it counts the run's own processes. When the CPU of others was
+ *                               measured, a high start load is reported as a note and does not
+ *                               decide; it decides only where the CPU cannot be measured.
  *
- * Linux only (/proc); elsewhere the verdict is "unknown" and the run is not publishable.
+ * Linux only (/proc); elsewhere the CPU measure is missing and the run is not publishable.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -45,6 +50,49 @@ export interface QuietVerdict {
   otherCores: number;
   /** Why the run is not publishable (empty when it is). */
   reasons: string[];
+  /** What was noticed but did not decide (a lagging load average). */
+  notes?: string[];
+}
+
+/** What `quietDecision` weighs: the run's measurements. */
+export interface QuietInputs {
+  /** 1-minute load average when the run started. */
+  loadAtStart: number;
+  seconds: number;
+  /** CPU seconds other processes used during the run; undefined when it cannot be measured (no /proc). */
+  otherCpuSeconds: number | undefined;
+}
+
+export interface QuietLimits {
+  maxStartLoad: number;
+  maxOtherCores: number;
+}
+
+/**
+ * The verdict, from measurements alone (no clock, no /proc): the CPU other processes used is the
+ * primary measure; the start load average decides only when that CPU could not be measured, and
+ * is otherwise a note when it is over its limit.
+ */
+export function quietDecision(i: QuietInputs, l: QuietLimits): { publishable: boolean; otherCores: number; reasons: string[]; notes: string[] } {
+  const reasons: string[] = [];
+  const notes: string[] = [];
+  const loadHigh = i.loadAtStart > l.maxStartLoad;
+  if (i.otherCpuSeconds === undefined) {
+    reasons.push('no /proc: the CPU of other processes cannot be measured here');
+    if (loadHigh) reasons.push(`load average ${i.loadAtStart} at the start (over ${l.maxStartLoad})`);
+    return { publishable: false, otherCores: 0, reasons, notes };
+  }
+  const otherCores = i.seconds > 0 ? i.otherCpuSeconds / i.seconds : 0;
+  if (otherCores > l.maxOtherCores) {
+    reasons.push(`other processes used ${i.otherCpuSeconds.toFixed(1)} CPU s in ${i.seconds.toFixed(0)} s (${otherCores.toFixed(2)} cores on average, over ${l.maxOtherCores})`);
+    if (loadHigh) notes.push(`the load average was ${i.loadAtStart} at the start (over ${l.maxStartLoad})`);
+  } else if (loadHigh) {
+    notes.push(
+      `load average ${i.loadAtStart} at the start (over ${l.maxStartLoad}), but other processes used only ${otherCores.toFixed(2)} cores during the run: ` +
+        'the load average lags (a run that just ended still shows in it), so the CPU measure decides',
+    );
+  }
+  return { publishable: reasons.length === 0, otherCores, reasons, notes };
 }
 
 /** Busy ticks of all cores (user, nice, system, irq, softirq, steal) from /proc/stat's first line. */
@@ -153,31 +201,35 @@ export function watchQuiet(o: QuietOptions = {}): { stop: () => QuietVerdict } {
     stop: (): QuietVerdict => {
       if (timer) clearInterval(timer);
       const seconds = (Date.now() - started) / 1000;
-      const reasons: string[] = [];
-      if ((load[0] ?? 0) > maxStartLoad) reasons.push(`load average ${load[0]} at the start (over ${maxStartLoad})`);
+      const limits = { maxStartLoad, maxOtherCores };
       if (!linux) {
-        reasons.push('no /proc: the CPU of other processes cannot be measured here');
-        return { publishable: false, loadAverageAtStart: load, seconds, machineCpuSeconds: 0, ownCpuSeconds: 0, otherCpuSeconds: 0, otherCores: 0, reasons };
+        const d = quietDecision({ loadAtStart: load[0] ?? 0, seconds, otherCpuSeconds: undefined }, limits);
+        return { publishable: false, loadAverageAtStart: load, seconds, machineCpuSeconds: 0, ownCpuSeconds: 0, otherCpuSeconds: 0, otherCores: 0, reasons: d.reasons, notes: d.notes };
       }
       const machineTicks = machineBusyTicks(readFileSync('/proc/stat', 'utf8')) - machine0;
       const ownTicks = Math.min(machineTicks, Math.max(0, sampleOwn() - own0));
       const machineCpuSeconds = machineTicks / TICKS_PER_S;
       const ownCpuSeconds = ownTicks / TICKS_PER_S;
       const otherCpuSeconds = Math.max(0, machineCpuSeconds - ownCpuSeconds);
-      const otherCores = seconds > 0 ? otherCpuSeconds / seconds : 0;
-      if (otherCores > maxOtherCores) {
-        reasons.push(`other processes used ${otherCpuSeconds.toFixed(1)} CPU s in ${seconds.toFixed(0)} s (${otherCores.toFixed(2)} cores on average, over ${maxOtherCores})`);
-      }
-      return { publishable: reasons.length === 0, loadAverageAtStart: load, seconds, machineCpuSeconds, ownCpuSeconds, otherCpuSeconds, otherCores, reasons };
+      const d = quietDecision({ loadAtStart: load[0] ?? 0, seconds, otherCpuSeconds }, limits);
+      return { publishable: d.publishable, loadAverageAtStart: load, seconds, machineCpuSeconds, ownCpuSeconds, otherCpuSeconds, otherCores: d.otherCores, reasons: d.reasons, notes: d.notes };
     },
   };
 }
 
-/** What to tell a person whose run was not publishable. */
+/**
+ * What to tell a person whose run was not publishable: what was busy, how to see it, and the exact
+ * command to run again (with `--allow-busy` as the deliberate way to write the files anyway).
+ */
 export function rerunAdvice(v: QuietVerdict, command: string): string {
+  const busyCpu = v.reasons.some((r) => r.startsWith('other processes used'));
+  const how = busyCpu
+    ? `Other work used the CPU while this ran: find it with \`top\` (or \`ps -eo pid,pcpu,etime,args --sort=-pcpu | head\`), wait until nothing else is busy`
+    : 'Check that nothing else is busy (`top`)';
+  const notes = (v.notes ?? []).length > 0 ? ` (${(v.notes ?? []).join('; ')})` : '';
   return (
-    `not publishable: ${v.reasons.join('; ')}. ` +
-    `Stop other work (check \`uptime\` until the 1-minute load is under 1 and \`top\` shows nothing else busy), then run \`${command}\` again.`
+    `not publishable: ${v.reasons.join('; ')}${notes}. ` +
+    `${how}, then run \`${command}\` again; \`${command}${command.startsWith('npm run') ? ' --' : ''} --allow-busy\` writes the published files anyway, marked busy.`
   );
 }
 

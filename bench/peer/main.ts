@@ -90,6 +90,7 @@ const program = new Command('bench:peer')
     writeFileSync(out, JSON.stringify(published, null, 2) + '\n');
     process.stdout.write(renderTable(result) + `\n\nwritten: ${out}\n`);
     if (!quiet.publishable) process.stderr.write(`[bench:peer] ${rerunAdvice(quiet, 'npm run bench:peer')}${out === requested ? ' (written anyway: --allow-busy)' : ` ${requested} is unchanged.`}\n`);
+    else for (const note of quiet.notes ?? []) process.stderr.write(`[bench:peer] quiet: ${note}\n`);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
