@@ -26,12 +26,29 @@ type Emit = (name: string, data: Record<string, unknown>) => void;
  */
 class VisibilityPoller {
   readonly observations: VisibilityObservation[] = [];
-  private readonly seen = new Set<string>();
+  private seen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
 
-  constructor(private readonly store: Store, private readonly everyMs: number) {}
+  /**
+   * Streaming (the soak): offsets already seen, per partition, as sorted disjoint ranges. Below the
+   * end of the first range (from offset 0, topics are fresh) everything was seen, so a merged part
+   * is read only above that floor: a long run's big merged parts cost a scan of one column, and
+   * only their few recent offsets are listed.
+   */
+  private readonly covered = new Map<number, [number, number][]>();
+
+  /**
+   * `onPoll` (streaming, the soak): each poll's observations go there instead of `observations`,
+   * offsets at or below each partition's floor of seen offsets are not read again, and names of
+   * parts no longer active are forgotten, so nothing grows with the length of the run.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly everyMs: number,
+    private readonly onPoll?: (observations: VisibilityObservation[]) => void,
+  ) {}
 
   start(): void {
     const tick = () => {
@@ -52,28 +69,39 @@ class VisibilityPoller {
 
   private async poll(): Promise<void> {
     const t = Date.now();
+    const streaming = this.onPoll !== undefined;
     const parts = await this.store.select<{ name: string }>(
       "SELECT name FROM system.parts WHERE database = {d:String} AND table = 'interval_raw' AND active",
       { d: this.store.database },
     );
     const fresh = parts.map((p) => p.name).filter((n) => !this.seen.has(n));
+    if (streaming) {
+      const active = new Set(parts.map((p) => p.name));
+      this.seen = new Set([...this.seen].filter((n) => active.has(n)));
+    }
     if (fresh.length === 0) return;
+    const found: VisibilityObservation[] = streaming ? [] : this.observations;
+    // Streaming: only offsets above the partition's floor (all of them seen already).
+    const floors: number[] = [];
+    if (streaming) for (const [p, r] of this.covered) if (r[0]?.[0] === 0) floors[p] = r[0][1];
+    const floorList = Array.from({ length: floors.length }, (_, i) => floors[i] ?? -1);
+    const above = streaming ? ' AND src_offset > if(src_partition < length({floors:Array(Int64)}), {floors:Array(Int64)}[src_partition + 1], -1)' : '';
     const rows = await this.store.select<{ part: string; p: number; lo: string; hi: string; n: string }>(
       'SELECT _part AS part, src_partition AS p, min(src_offset) AS lo, max(src_offset) AS hi, uniqExact(src_offset) AS n ' +
-        'FROM {db}.interval_raw WHERE _part IN {parts:Array(String)} GROUP BY part, p',
-      { parts: fresh },
+        `FROM {db}.interval_raw WHERE _part IN {parts:Array(String)}${above} GROUP BY part, p`,
+      streaming ? { parts: fresh, floors: floorList } : { parts: fresh },
     );
     for (const r of rows) {
       const lo = Number(r.lo);
       const hi = Number(r.hi);
       if (Number(r.n) === hi - lo + 1) {
-        this.observations.push({ t, partition: Number(r.p), ranges: [[lo, hi]] });
+        found.push({ t, partition: Number(r.p), ranges: [[lo, hi]] });
         continue;
       }
       // Not contiguous (a merge joined inserts that completed out of order): list the offsets.
       const [detail] = await this.store.select<{ offs: string[] }>(
-        'SELECT arraySort(groupUniqArray(src_offset)) AS offs FROM {db}.interval_raw WHERE _part = {part:String} AND src_partition = {p:Int32}',
-        { part: r.part, p: Number(r.p) },
+        'SELECT arraySort(groupUniqArray(src_offset)) AS offs FROM {db}.interval_raw WHERE _part = {part:String} AND src_partition = {p:Int32} AND src_offset >= {lo:Int64}',
+        { part: r.part, p: Number(r.p), lo },
       );
       const ranges: [number, number][] = [];
       for (const o of (detail?.offs ?? []).map(Number)) {
@@ -81,10 +109,52 @@ class VisibilityPoller {
         if (last && last[1] === o - 1) last[1] = o;
         else ranges.push([o, o]);
       }
-      this.observations.push({ t, partition: Number(r.p), ranges });
+      found.push({ t, partition: Number(r.p), ranges });
     }
     for (const n of fresh) this.seen.add(n);
+    if (streaming && found.length > 0) {
+      for (const o of found) this.cover(o.partition, o.ranges);
+      this.onPoll(found);
+    }
   }
+
+  /** Adds seen ranges to the partition's sorted disjoint list, joining neighbours. */
+  private cover(partition: number, ranges: readonly [number, number][]): void {
+    const all = [...(this.covered.get(partition) ?? []), ...ranges.map(([a, b]) => [a, b] as [number, number])].sort((x, y) => x[0] - y[0]);
+    const out: [number, number][] = [];
+    for (const r of all) {
+      const last = out[out.length - 1];
+      if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+      else out.push([r[0], r[1]]);
+    }
+    this.covered.set(partition, out);
+  }
+}
+
+/**
+ * The soak's view from inside the pipeline process: its RSS and the store's size on disk (active
+ * parts of every table of the database: bytes on disk and rows), sent as a 'sample' event.
+ */
+function startStoreSampler(store: Store, everyMs: number, emit: Emit): NodeJS.Timeout {
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const [r] = await store.select<{ b: string; n: string; parts: string }>(
+        'SELECT sum(bytes_on_disk) AS b, sum(rows) AS n, count() AS parts FROM system.parts WHERE database = {d:String} AND active',
+        { d: store.database },
+      );
+      emit('sample', { t: Date.now(), rssBytes: process.memoryUsage.rss(), storeBytes: Number(r?.b ?? 0), storeRows: Number(r?.n ?? 0), activeParts: Number(r?.parts ?? 0) });
+    } catch {
+      // a failed size query leaves one sample out; the next one tries again
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), everyMs);
+  void tick();
+  return timer;
 }
 
 export async function runPipelineJob(job: PipelineJob, emit: Emit, onStop: (fn: () => void) => void): Promise<PipelineChildResult> {
@@ -95,6 +165,7 @@ export async function runPipelineJob(job: PipelineJob, emit: Emit, onStop: (fn: 
   onStop(() => stop.abort());
   let poller: VisibilityPoller | undefined;
   let pollStore: Store | undefined;
+  let sampleTimer: NodeJS.Timeout | undefined;
   const started: Promise<void>[] = [];
   const summary = await runIngestService(cfg, {
     idleExitMs: job.idleExitMs,
@@ -107,8 +178,10 @@ export async function runPipelineJob(job: PipelineJob, emit: Emit, onStop: (fn: 
         started.push(
           openStore(storeOptionsOf(cfg)).then((s) => {
             pollStore = s;
-            poller = new VisibilityPoller(s, everyMs);
+            const stream = job.stream;
+            poller = new VisibilityPoller(s, everyMs, stream ? (obs) => emit('visibility', { observations: obs }) : undefined);
             poller.start();
+            if (stream) sampleTimer = startStoreSampler(s, stream.sampleEveryMs, emit);
           }),
         );
       }
@@ -117,6 +190,7 @@ export async function runPipelineJob(job: PipelineJob, emit: Emit, onStop: (fn: 
   // The pipeline's own peak, before the verification queries below add theirs.
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   await Promise.all(started);
+  if (sampleTimer) clearInterval(sampleTimer);
   await poller?.stop();
   await pollStore?.close();
 

@@ -154,40 +154,80 @@ export interface ProduceLog {
   lastMs: number;
 }
 
+/** Progress of a steady-rate producer, readable while it runs. */
+export interface SteadyProgress {
+  /** Records and messages handed to librdkafka so far. */
+  records: number;
+  messages: number;
+  bytes: number;
+  /** Records and messages the broker acknowledged so far. */
+  deliveredRecords: number;
+  deliveredMessages: number;
+}
+
+export interface SteadyOptions {
+  /** Each acknowledged message, with the offset the broker gave it and its produce time (epoch ms). */
+  onDelivered?: (partition: number, offset: number, producedMs: number, records: number) => void;
+  /** Filled in as the producer goes (for progress lines). */
+  progress?: SteadyProgress;
+}
+
+export interface SteadySummary {
+  records: number;
+  messages: number;
+  bytes: number;
+  /** From the first produce call until the source ended (the flush not included). */
+  seconds: number;
+  firstMs: number;
+  /** The last produce call (epoch ms). */
+  lastMs: number;
+}
+
 /**
- * Produces `messages` at `recordsPerS` (records, not messages), in ticks of a few milliseconds,
- * and records each message's produce time against the offset the broker gave it. The Kafka
- * message timestamp (CreateTime) is the same produce time, rounded to the millisecond.
+ * Produces what `source` yields at `recordsPerS` (records, not messages), in ticks of a few
+ * milliseconds, until the source ends; then flushes and waits for every delivery report. The
+ * source is pulled only as fast as the rate allows, so it may be endless or made on the fly (the
+ * soak's fleets), and nothing is kept per message: `onDelivered` gets each message's partition,
+ * offset and produce time, which is also its Kafka timestamp (CreateTime, rounded to the ms).
  */
-export async function produceAtRate(brokers: string, topic: string, messages: readonly DataMessage[], recordsPerS: number): Promise<ProduceLog> {
+export async function produceSteady(brokers: string, topic: string, source: Iterator<DataMessage>, recordsPerS: number, o: SteadyOptions = {}): Promise<SteadySummary> {
   const producer = await connectProducer(brokers, { 'linger.ms': 5, acks: 1 });
-  const at = new Float64Array(messages.length);
-  const reports: { partition: number; offset: number; index: number }[] = [];
+  const progress: SteadyProgress = o.progress ?? { records: 0, messages: 0, bytes: 0, deliveredRecords: 0, deliveredMessages: 0 };
   let failed: LibrdKafkaError | undefined;
   producer.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => {
-    if (err) failed ??= err;
-    else reports.push({ partition: report.partition, offset: report.offset, index: report.opaque as number });
+    if (err) {
+      failed ??= err;
+      return;
+    }
+    const sent = report.opaque as { t: number; records: number };
+    progress.deliveredMessages++;
+    progress.deliveredRecords += sent.records;
+    o.onDelivered?.(report.partition, report.offset, sent.t, sent.records);
   });
   producer.setPollInterval(5);
   const origin = performance.timeOrigin;
   const t0 = performance.now();
-  let sent = 0;
   let records = 0;
+  let lastT = t0;
+  let next = source.next();
   try {
-    while (sent < messages.length) {
+    while (next.done !== true) {
       const due = ((performance.now() - t0) / 1000) * recordsPerS;
-      while (sent < messages.length && records < due) {
-        const m = messages[sent]!;
+      while (next.done !== true && records < due) {
+        const m = next.value;
         const now = origin + performance.now();
         try {
-          producer.produce(topic, null, m.value, m.key, Math.round(now), sent, headersOf(m.records));
+          producer.produce(topic, null, m.value, m.key, Math.round(now), { t: now, records: m.records }, headersOf(m.records));
         } catch (err) {
           if ((err as LibrdKafkaError).code !== QUEUE_FULL) throw kafkaError(`produce to ${topic}`, err as Error);
           break;
         }
-        at[sent] = now;
-        sent++;
         records += m.records;
+        progress.records += m.records;
+        progress.messages++;
+        progress.bytes += m.value.length;
+        lastT = performance.now();
+        next = source.next();
       }
       if (failed) throw kafkaError(`delivery to ${topic}`, failed);
       await sleep(1);
@@ -195,23 +235,36 @@ export async function produceAtRate(brokers: string, topic: string, messages: re
     const seconds = (performance.now() - t0) / 1000;
     await flush(producer);
     const deadline = Date.now() + 60_000;
-    while (reports.length < sent && !failed && Date.now() < deadline) await sleep(10);
+    while (progress.deliveredMessages < progress.messages && !failed && Date.now() < deadline) await sleep(10);
     if (failed) throw kafkaError(`delivery to ${topic}`, failed);
-    const byPartition: ProduceLog['byPartition'] = new Map();
-    reports.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-    for (const r of reports) {
-      let p = byPartition.get(r.partition);
-      if (!p) byPartition.set(r.partition, (p = { base: r.offset, times: [], records: [] }));
-      const i = r.offset - p.base;
-      while (p.times.length < i) {
-        p.times.push(Number.NaN);
-        p.records.push(0);
-      }
-      p.times[i] = at[r.index]!;
-      p.records[i] = messages[r.index]!.records;
-    }
-    return { byPartition, records, messages: sent, seconds, firstMs: origin + t0, lastMs: origin + t0 + seconds * 1000 };
+    if (progress.deliveredMessages < progress.messages) throw new PevmeterError('PEV_KAFKA', `bench: ${progress.deliveredMessages} of ${progress.messages} messages to ${topic} were acknowledged`);
+    return { records: progress.records, messages: progress.messages, bytes: progress.bytes, seconds, firstMs: origin + t0, lastMs: origin + lastT };
   } finally {
     await disconnect(producer);
   }
+}
+
+/**
+ * Produces `messages` at `recordsPerS` (the steady producer above) and records each message's
+ * produce time against the offset the broker gave it, for the latency figures.
+ */
+export async function produceAtRate(brokers: string, topic: string, messages: readonly DataMessage[], recordsPerS: number): Promise<ProduceLog> {
+  const reports: { partition: number; offset: number; t: number; records: number }[] = [];
+  const s = await produceSteady(brokers, topic, messages[Symbol.iterator](), recordsPerS, {
+    onDelivered: (partition, offset, t, records) => reports.push({ partition, offset, t, records }),
+  });
+  const byPartition: ProduceLog['byPartition'] = new Map();
+  reports.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  for (const r of reports) {
+    let p = byPartition.get(r.partition);
+    if (!p) byPartition.set(r.partition, (p = { base: r.offset, times: [], records: [] }));
+    const i = r.offset - p.base;
+    while (p.times.length < i) {
+      p.times.push(Number.NaN);
+      p.records.push(0);
+    }
+    p.times[i] = r.t;
+    p.records[i] = r.records;
+  }
+  return { byPartition, records: s.records, messages: s.messages, seconds: s.seconds, firstMs: s.firstMs, lastMs: s.firstMs + s.seconds * 1000 };
 }

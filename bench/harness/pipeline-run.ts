@@ -77,23 +77,28 @@ export function storeFlags(ctx: RunContext, kind: 'embedded' | 'http', label: st
   return flags;
 }
 
+/** The pipeline's config flags for a run on `set`: its topics, its own group, the store, the extra flags. */
+export function pipelineFlags(ctx: RunContext, set: TopicSet, label: string, workers: number, store: 'embedded' | 'http'): Record<string, string | number | boolean> {
+  return {
+    'kafka.brokers': ctx.options.brokers,
+    'kafka.groupId': `bench-${ctx.runId}-${label}`,
+    'kafka.topics.interval': set.interval,
+    'kafka.topics.sessionEvent': set.sessionEvent,
+    'kafka.topics.vehicleReport': set.vehicleReport,
+    'kafka.topics.enrollment': set.enrollment,
+    'kafka.dlqTopic': set.dlq,
+    'pipeline.workers': workers,
+    'http.port': 0,
+    'log.level': 'warn',
+    ...storeFlags(ctx, store, label),
+    ...ctx.options.pipelineFlags,
+  };
+}
+
 export async function runPipeline(ctx: RunContext, set: TopicSet, o: PipelineRunOptions): Promise<{ run: PipelineRun; child: PipelineChildResult }> {
   const job: PipelineJob = {
     kind: 'pipeline',
-    flags: {
-      'kafka.brokers': ctx.options.brokers,
-      'kafka.groupId': `bench-${ctx.runId}-${o.label}`,
-      'kafka.topics.interval': set.interval,
-      'kafka.topics.sessionEvent': set.sessionEvent,
-      'kafka.topics.vehicleReport': set.vehicleReport,
-      'kafka.topics.enrollment': set.enrollment,
-      'kafka.dlqTopic': set.dlq,
-      'pipeline.workers': o.workers,
-      'http.port': 0,
-      'log.level': 'warn',
-      ...storeFlags(ctx, o.store, o.label),
-      ...ctx.options.pipelineFlags,
-    },
+    flags: pipelineFlags(ctx, set, o.label, o.workers, o.store),
     idleExitMs: STALL_MS * 2,
     sampleMs: SAMPLE_MS,
   };

@@ -23,6 +23,12 @@ export interface PipelineJob {
   pollMs?: number;
   /** After the run, read every session's rollup and minutes back (the memory run). */
   readBack?: boolean;
+  /**
+   * Long runs (the soak): send each poll's observations as a 'visibility' event instead of keeping
+   * them, read parts only above the offsets already seen (a big merged part is not listed again),
+   * and send a 'sample' event this often with the process's RSS and the store's size on disk.
+   */
+  stream?: { sampleEveryMs: number };
 }
 
 export interface ReadLimitJob {

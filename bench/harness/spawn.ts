@@ -23,6 +23,8 @@ export interface ChildHandle<R> {
   exited: Promise<void>;
   /** Resolves with the event's data the first time the child sends it. */
   event(name: string): Promise<Record<string, unknown>>;
+  /** Calls `fn` with every event of that name from now on (events the child sends repeatedly). */
+  onEvent(name: string, fn: (data: Record<string, unknown>) => void): void;
   stop(): void;
 }
 
@@ -47,6 +49,7 @@ export function startChild<R>(job: ChildJob, o: { timeoutMs: number; execArgv?: 
   child.stderr?.on('data', keep);
   const events = new Map<string, Record<string, unknown>>();
   const waiting = new Map<string, ((d: Record<string, unknown>) => void)[]>();
+  const listeners = new Map<string, ((d: Record<string, unknown>) => void)[]>();
   let settled = false;
   const result = new Promise<R>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -58,6 +61,7 @@ export function startChild<R>(job: ChildJob, o: { timeoutMs: number; execArgv?: 
     child.on('message', (msg: FromChild) => {
       if (msg.type === 'event') {
         events.set(msg.name, msg.data);
+        for (const fn of listeners.get(msg.name) ?? []) fn(msg.data);
         for (const fn of waiting.get(msg.name) ?? []) fn(msg.data);
         waiting.delete(msg.name);
       } else if (msg.type === 'result' && !settled) {
@@ -94,6 +98,11 @@ export function startChild<R>(job: ChildJob, o: { timeoutMs: number; execArgv?: 
         list.push(resolve);
         waiting.set(name, list);
       });
+    },
+    onEvent(name, fn) {
+      const list = listeners.get(name) ?? [];
+      list.push(fn);
+      listeners.set(name, list);
     },
     stop() {
       if (child.connected) child.send({ type: 'stop' } satisfies ToChild);

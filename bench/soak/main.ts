@@ -1,0 +1,39 @@
+/**
+ * `npm run bench:soak`: the ingest service under a steady 50 % of its measured maximum for 30
+ * minutes (bench/soak/run.ts), judged by bench/soak/criteria.ts. Prints a line per sample and a
+ * summary; writes soak.json and soak.svg under bench/results/ when the machine was quiet
+ * (bench/measure/quiet.ts), else soak-<run>.json/.svg marked not publishable (--allow-busy
+ * writes soak.* anyway, marked). Exit code 0 when every criterion passed, 1 when one failed, 2 when
+ * the run itself broke.
+ */
+import { pathToFileURL } from 'node:url';
+import { rerunAdvice, servicePids, watchQuiet } from '../measure/quiet.js';
+import { parseSoakArgs } from './options.js';
+import { soakSummary, writeSoakResults } from './report.js';
+import { runSoak } from './run.js';
+
+async function main(): Promise<number> {
+  const options = parseSoakArgs(process.argv.slice(2));
+  if (!options) return 0;
+  const watch = watchQuiet({ servicePids: servicePids() });
+  const result = await runSoak(options);
+  result.quiet = watch.stop();
+  process.stdout.write(soakSummary(result));
+  if (options.outDir !== undefined) {
+    const files = writeSoakResults(options.outDir, result, { allowBusy: options.allowBusy });
+    process.stderr.write(`[soak] wrote ${files.join(', ')}\n`);
+  }
+  if (!result.quiet.publishable) process.stderr.write(`[soak] ${rerunAdvice(result.quiet, 'npm run bench:soak')}\n`);
+  else for (const note of result.quiet.notes ?? []) process.stderr.write(`[soak] quiet: ${note}\n`);
+  return result.verdict.passed && result.errors.length === 0 ? 0 : 1;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`bench:soak: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(2);
+    },
+  );
+}
