@@ -13,7 +13,16 @@ import { soakSummary, writeSoakResults } from './report.js';
 import { runSoak } from './run.js';
 
 async function main(): Promise<number> {
-  const options = parseSoakArgs(process.argv.slice(2));
+  let options: ReturnType<typeof parseSoakArgs>;
+  try {
+    options = parseSoakArgs(process.argv.slice(2));
+  } catch (err) {
+    // A wrong flag is the user's mistake, not a broken run: name it and exit 1.
+    const e = err as { code?: string; message: string };
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec(e.message)?.[1] : undefined;
+    process.stderr.write(`bench:soak: ${unknown !== undefined ? `unknown option '${unknown}'` : e.message} (--help lists the options)\n`);
+    return 1;
+  }
   if (!options) return 0;
   const watch = watchQuiet({ servicePids: servicePids() });
   const result = await runSoak(options);

@@ -14,6 +14,11 @@ const PROGRAMS: [string, string[]][] = [
     '--no-exactness', '--no-kcat', '--systems <list>', '--consumers <n>', '--workers <n>', '--keep', '--out <file>', '--topic <name>',
     '--topic-records <n>', '--topic-messages <n>',
   ]],
+  ['dist/bench/soak/main.js', [
+    '--minutes M', '--rate N', '--load SHARE', '--burst-records N', '--partitions P', '--workers W', '--rpm N', '--sample-s S', '--poll-ms MS',
+    '--chunk-s S', '--drain-timeout-s S', '--truth-minutes', '--truth-source S', '--max-rss-slope MIB', '--max-p99-slope MS', '--brokers', '--seed',
+    '--out DIR', '--keep', '--allow-busy', '--set PATH=VALUE',
+  ]],
 ];
 
 for (const [program, options] of PROGRAMS) {
