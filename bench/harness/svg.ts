@@ -103,7 +103,7 @@ export interface SeriesPanel {
 function nice(max: number): number {
   if (!(max > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= max) return m * p;
+  for (const m of [1, 2, 4, 8, 10]) if (m * p >= max) return m * p;
   return 10 * p;
 }
 
@@ -115,13 +115,13 @@ function label(v: number): string {
 /** Panels two to a row, each with axes from zero, its points as a line, and its fitted line. */
 export function renderSeriesSvg(panels: readonly SeriesPanel[], title: string, subtitle: string): string {
   const width = 900;
-  const pw = 400;
+  const pw = 360;
   const ph = 170;
   const left = 56;
   const body: string[] = [];
   const xMax = nice(Math.max(1e-9, ...panels.flatMap((p) => p.points.map((q) => q[0]))));
   panels.forEach((p, i) => {
-    const ox = 16 + (i % 2) * (pw + 68) + left;
+    const ox = 16 + left + (i % 2) * (pw + left + 40);
     const oy = 64 + Math.floor(i / 2) * (ph + 70) + 18;
     const ys = p.points.map((q) => q[1]).filter((v): v is number => v !== null && Number.isFinite(v));
     const yMax = nice(Math.max(0, ...ys, p.line ? Math.max(p.line.y0, p.line.y1) : 0));
@@ -153,7 +153,7 @@ export function renderSeriesSvg(panels: readonly SeriesPanel[], title: string, s
     if (p.line) {
       const l = p.line;
       body.push(`<line x1="${X(l.x0).toFixed(1)}" y1="${Y(l.y0).toFixed(1)}" x2="${X(l.x1).toFixed(1)}" y2="${Y(l.y1).toFixed(1)}" stroke="#cf222e" stroke-width="1.5" stroke-dasharray="6 4"/>`);
-      body.push(`<text x="${ox + pw - 4}" y="${oy + 14}" class="ar">${esc(l.label)}</text>`);
+      body.push(`<text x="${ox + pw / 2}" y="${oy + ph + 28}" class="am" style="fill:#cf222e">${esc(l.label)}</text>`);
     }
   });
   const rows = Math.ceil(panels.length / 2);
