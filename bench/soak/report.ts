@@ -29,7 +29,7 @@ export function soakSvg(r: SoakResult): string {
     panels,
     `pevmeter soak ${r.runId}: ${r.verdict.passed ? 'passed' : 'FAILED'}${busy}`,
     `${n(r.rate)} records/s for ${(r.load.seconds / 60).toFixed(1)} min${r.maximum ? ` (${Math.round((r.rate / r.maximum.recordsPerS) * 100)} % of ${n(r.maximum.recordsPerS)} measured)` : ''}; ` +
-      `${r.machine.cpus} cores; Node ${r.machine.node}; Kafka ${r.machine.kafka}; chDB ${r.machine.clickhouseEmbedded}; a sample every ${String(r.options['sampleS'])} s; dotted: end of the load`,
+      `${r.machine.cpus} cores; Node ${r.machine.node}; Kafka ${r.machine.kafka}; chDB ${r.machine.clickhouseEmbedded}; a sample every ${String(r.options['sampleS'])} s`,
   );
 }
 
