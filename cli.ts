@@ -2,7 +2,7 @@
 /**
  * The pevmeter command line: the top of the layers. Each stage registers its own commands with
  * only the options it uses; this file assembles them and turns errors into one clear line and an
- * exit code (64 for a usage or input error, 1 otherwise).
+ * exit code (64 for a usage or input error, a review action refused included; 1 otherwise).
  */
 import { Command } from 'commander';
 import { PevmeterError } from './schemas/errors.js';
@@ -35,7 +35,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof PevmeterError) {
     // Errors are scrubbed where they are made; this catches what a library put in a message.
     process.stderr.write(`pevmeter: ${err.code}: ${scrubSecrets(err.message, envSecrets())}\n`);
-    process.exitCode = err.code === 'PEV_CONFIG' || err.code === 'PEV_INPUT' ? 64 : 1;
+    process.exitCode = err.code === 'PEV_CONFIG' || err.code === 'PEV_INPUT' || err.code.startsWith('PEV_REVIEW_') ? 64 : 1;
   } else {
     process.stderr.write(`pevmeter: ${scrubSecrets((err as Error).stack ?? String(err), envSecrets())}\n`);
     process.exitCode = 1;

@@ -30,6 +30,7 @@ import type { RulesConfig } from './config.js';
 import { adjustmentFlag } from './rules/index.js';
 import type { TsvWriter } from '../aggregate/store/tsv.js';
 import { insertRows, tsvField, tsvQuoted } from './tsv.js';
+import { NO_REVIEW, recordReviews, reviewKey } from './review/export.js';
 import type { BillLine, PricedBill } from './tou.js';
 import type { Flag, Period, PeriodFilter } from './types.js';
 
@@ -563,6 +564,10 @@ export interface ExportedRecord {
   time_zone: string;
   session_start_local: string;
   session_end_local: string;
+  /** The operator's review action behind this record (RELEASE, HOLD, ACCEPT_ESTIMATE, CORRECT), its ID and what the run did with it (APPLIED, REHELD, NOT_NEEDED); empty without one. */
+  review_action: string;
+  review_action_id: string;
+  review_outcome: string;
   lines: { kind: string; period: string; wh: number; price_micro_per_kwh: number; amount_minor: number }[];
 }
 
@@ -584,6 +589,7 @@ export const EXPORT_RECORD_FIELDS = [
   'session_start', 'session_end', 'record_energy_wh', 'record_amount_minor', 'already_exported', 'previous_version', 'delta_energy_wh',
   'delta_amount_minor', 'warn_codes', 'session_energy_wh', 'incentive_minor', 'content_digest',
   'cycle', 'period_from', 'period_to', 'time_zone', 'session_start_local', 'session_end_local',
+  'review_action', 'review_action_id', 'review_outcome',
 ] as const satisfies readonly Exclude<keyof ExportedRecord, 'lines'>[];
 const CSV_HEADER = [...EXPORT_RECORD_FIELDS, 'line_kind', 'line_period', 'line_wh', 'line_price_micro_per_kwh', 'line_amount_minor'];
 
@@ -664,6 +670,7 @@ async function exportRecords(
     pev: filters.pevId ?? '',
     program: filters.programId ?? '',
   });
+  const reviews = await recordReviews(store);
   const records: ExportedRecord[] = [];
   /** Each record's own period (a cycle's accounts bill different ones), and the configuration that priced it. */
   const periods: Period[] = [];
@@ -681,8 +688,10 @@ async function exportRecords(
     const energy = Number(r.energy_wh);
     const amount = Number(r.amount_minor);
     const zone = r.time_zone === '' ? 'UTC' : r.time_zone;
-    periods.push({ fromMs: Number(r.period_from_ms), toMs: Number(r.period_to_ms) });
+    const own = { fromMs: Number(r.period_from_ms), toMs: Number(r.period_to_ms) };
+    periods.push(own);
     configs.push(r.config_sha256);
+    const review = reviews.get(reviewKey(own, r.session_id)) ?? NO_REVIEW;
     // In EXPORT_RECORD_FIELDS order: JSON.stringify keeps it.
     records.push({
       session_id: r.session_id,
@@ -712,6 +721,9 @@ async function exportRecords(
       time_zone: zone,
       session_start_local: formatLocal(zone, Number(r.session_start_ms)),
       session_end_local: formatLocal(zone, Number(r.session_end_ms)),
+      review_action: review.action,
+      review_action_id: review.actionId,
+      review_outcome: review.outcome,
       lines: r.line_kind.map((kind, i) => ({
         kind,
         period: r.line_period[i] ?? '',

@@ -9,6 +9,7 @@
  * overrides: bar, json, none).
  */
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -18,7 +19,9 @@ import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cl
 import { PevmeterError } from '../schemas/errors.js';
 import { exportCycle, exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
 import { loadReconcileConfig, type ReconcileConfig } from './config.js';
+import { PeriodLease } from './lease.js';
 import { checkOutput, writeOutput } from './output.js';
+import { registerReviewCommands } from './review/command.js';
 import { renderReport } from './report.js';
 import { summaryText } from './summary-text.js';
 import { parseCycle } from './cycles.js';
@@ -126,8 +129,15 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     await store.migrate();
   }
   const progress = progressReporter(flags.progress, io);
+  const runId = randomUUID();
+  let lease: PeriodLease | undefined;
   try {
+    // A period run and its export under one lease: no other run rewrites a record between the two.
+    // (A cycle run takes its own lease over its read window inside reconcileCycle.)
+    if (period !== null) lease = await PeriodLease.acquire(store, period, runId);
     const runOpts = {
+      runId,
+      ...(lease !== undefined ? { lease } : {}),
       ...(flags.asOf !== undefined ? { asOfMs: parseInstant('--as-of', flags.asOf) } : {}),
       onProgress: progress.onProgress,
       ...(zone !== null ? { timeZone: zone } : {}),
@@ -157,6 +167,7 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     return { summary, report, export: exported };
   } finally {
     progress.stop();
+    if (lease !== undefined) await lease.release();
     if (owned) await store.close();
   }
 }
@@ -194,4 +205,5 @@ export function registerReconcileCommand(program: Command): void {
   ).action(async (flags: ReconcileFlags) => {
     await runReconcile(flags, { stdout: process.stdout, stderr: process.stderr });
   });
+  registerReviewCommands(program);
 }

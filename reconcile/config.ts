@@ -119,6 +119,12 @@ export const rulesSchema = z
       /** Intervals marked estimated or outage by the EUMD tolerated. */
       maxIntervals: z.int().min(0).default(0),
     }),
+    estimateShare: rule('hold', {
+      /** Missing intervals no register reading spans: interpolate their energy and bill it (marked), or leave them out. */
+      method: z.enum(['interpolate', 'none']).default('interpolate'),
+      /** Share of the session's energy that may be interpolated. */
+      maxShare: share.default(0.05),
+    }),
   })
   .prefault({});
 

@@ -17,7 +17,11 @@
  * before, over its own time, or over [end of the interval before, its end) when seqs were skipped,
  * so energy measured across a gap is spread over the gap's time rather than piled on one interval.
  * A meter without register readings (all 0) gives the intervals themselves.
+ *
+ * Missing intervals no register reading spans are interpolated (estimate.ts) into a separate
+ * timeline, `interpolatedPieces`, which billing adds only when configured to.
  */
+import { between, flat, slots } from './estimate.js';
 import type { IntervalFact, Piece, SessionFacts, SessionMeasures } from './types.js';
 
 /** The most common interval length, the shortest on a tie; 0 for none. */
@@ -83,29 +87,45 @@ export function measure(f: SessionFacts): SessionMeasures {
   let maxOverlapS = 0;
   let timeJumps = 0;
   let maxJumpS = 0;
+  let registerGapWh = 0;
+  let interpolated = 0;
+  let interpolatedWh = 0;
+  const interpolatedPieces: Piece[] = [];
+  const estimate = (energies: number[], fromMs: number): void => {
+    interpolated += energies.length;
+    for (const p of slots(energies, fromMs, Lms)) {
+      interpolatedWh += p.wh;
+      interpolatedPieces.push(p);
+    }
+  };
   if (n > 0) {
     const first = iv[0]!;
     if (first.seq > 0) {
       missing += first.seq;
       gapRanges.push([first.startMs - first.seq * Lms, first.startMs]);
+      estimate(flat(first.energyWh, first.seq), first.startMs - first.seq * Lms);
     }
     for (let k = 1; k < n; k++) {
       const a = iv[k - 1]!;
       const b = iv[k]!;
       const aEnd = a.startMs + a.lenS * 1000;
       const skipped = b.seq - a.seq - 1;
-      const between = b.startMs - aEnd;
-      if (between < 0) {
+      const gapMs = b.startMs - aEnd;
+      if (gapMs < 0) {
         overlaps++;
-        maxOverlapS = Math.max(maxOverlapS, -between / 1000);
+        maxOverlapS = Math.max(maxOverlapS, -gapMs / 1000);
       }
       if (skipped > 0) {
-        const slots = Lms > 0 && between > 0 ? Math.round(between / Lms) : 0;
-        missing += Math.max(skipped, slots);
+        const spanned = Lms > 0 && gapMs > 0 ? Math.round(gapMs / Lms) : 0;
+        const k = Math.max(skipped, spanned);
+        missing += k;
         gapRanges.push([aEnd, Math.max(aEnd, b.startMs)]);
-      } else if (between > 0) {
+        // Readings on both sides, no reset between: the register measured the gap.
+        if (a.registerWh !== 0 && b.registerWh >= a.registerWh) registerGapWh += Math.max(0, b.registerWh - a.registerWh - b.energyWh);
+        else estimate(between(a.energyWh, b.energyWh, k), aEnd);
+      } else if (gapMs > 0) {
         timeJumps++;
-        maxJumpS = Math.max(maxJumpS, between / 1000);
+        maxJumpS = Math.max(maxJumpS, gapMs / 1000);
       }
     }
     const last = iv[n - 1]!;
@@ -114,6 +134,7 @@ export function measure(f: SessionFacts): SessionMeasures {
       missing += tail;
       const lastEnd = last.startMs + last.lenS * 1000;
       gapRanges.push([lastEnd, lastEnd + tail * Lms]);
+      estimate(flat(last.energyWh, tail), lastEnd);
     }
   } else {
     // No interval at all: nothing to bill from, however the session ended.
@@ -181,6 +202,10 @@ export function measure(f: SessionFacts): SessionMeasures {
     runRegisterWh,
     runIntervalWh,
     pieces,
+    registerGapWh,
+    interpolated,
+    interpolatedWh,
+    interpolatedPieces,
   };
 }
 

@@ -11,6 +11,7 @@
 import { formatLocal } from '../schemas/calendar.js';
 import { RULES } from './rules/index.js';
 import type { HeldSample, RunSummary } from './run.js';
+import { reviewSection } from './review/report.js';
 import { FLAG_CODES, type FlagCode } from './types.js';
 
 const SUMMARY_OF: Partial<Record<FlagCode, string>> = Object.fromEntries(RULES.map((r) => [r.code, r.summary]));
@@ -259,6 +260,8 @@ ${flagTable(s)}
 ${histogram(s)}
 <h2>Held sessions</h2>
 ${heldSection(s)}
+<h2>Review actions</h2>
+${reviewSection(s.review)}
 </main></body></html>
 `;
 }

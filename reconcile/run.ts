@@ -17,7 +17,10 @@ import { configHash, resolveConfig, type ProgramConfig, type ReconcileConfig } f
 import { insertRows, insertWritten, tsvField } from './tsv.js';
 import { TsvWriter, escapeTsv } from '../aggregate/store/tsv.js';
 import { FactsReader } from './facts.js';
+import { markEstimated } from './estimate.js';
+import { PeriodLease, type LeaseOptions } from './lease.js';
 import { measure } from './measures.js';
+import { ReviewBook, scalePieces, type ReviewSummary } from './review/apply.js';
 import { evaluateRules, isHeld, type RuleContext } from './rules/index.js';
 import { ALL_TIME, TouCalendar, minuteSeries, priceSplit, splitPieces, type PricedBill, type Stretches } from './tou.js';
 import { FLAG_CODES, type Flag, type FlagCode, type Period, type PeriodFilter, type SessionFacts, type SessionMeasures } from './types.js';
@@ -37,6 +40,11 @@ export interface ReconcileOptions {
   /** The run's "now": intervals after it are in the future; UNFINISHED means no summary by then. Default: Date.now(). */
   asOfMs?: number;
   onProgress?: (p: ReconcileProgress) => void;
+  /** The run's ID (default: a new UUID); a caller holding the lease passes the ID it took it with. */
+  runId?: string;
+  /** The period's lease, when the caller holds it (to export under it too); else the run takes its own (lease.ts). */
+  lease?: PeriodLease;
+  leaseOptions?: LeaseOptions;
   /** Zone the report shows the period in beside UTC (the one local dates were read in); default: the tariffs' zone when they share one, else UTC. */
   timeZone?: string;
   /** Re-price exported records under this run's configuration (new versions, ADJUSTMENT) instead of keeping the configuration they went out under. */
@@ -120,6 +128,8 @@ export interface RunSummary {
   };
   heldSamples: HeldSample[];
   heldSampleCap: number;
+  /** What the run did with operators' review actions (review/apply.ts). */
+  review: ReviewSummary;
   batches: number;
   sessionsPerSecond: number;
   /**
@@ -288,11 +298,31 @@ async function reconcileRun(
   cfg: ReconcileConfig,
   opts: ReconcileOptions,
 ): Promise<RunSummary> {
+  const runId = opts.runId ?? randomUUID();
+  // One run per period (a cycle's read window) at a time, whatever the store: a second is refused (PEV_RECONCILE_BUSY).
+  const lease = opts.lease ?? (await PeriodLease.acquire(store, period, runId, opts.leaseOptions));
+  try {
+    return await reconcileLeased(store, period, plan, filters, cfg, opts, runId, lease);
+  } finally {
+    if (opts.lease === undefined) await lease.release();
+  }
+}
+
+async function reconcileLeased(
+  store: Store,
+  period: Period,
+  plan: CyclePlan | null,
+  filters: PeriodFilter,
+  cfg: ReconcileConfig,
+  opts: ReconcileOptions,
+  runId: string,
+  lease: PeriodLease,
+): Promise<RunSummary> {
   const startedMs = Date.now();
   const asOfMs = opts.asOfMs ?? startedMs;
-  const runId = randomUUID();
   const runSeq = nextRunSeq();
   const progress = opts.onProgress ?? (() => {});
+  const reviews = await ReviewBook.load(store);
   const cycle = plan === null ? '' : plan.cycle.label;
   // Which exports went out for this period (or cycle), and to whom: ADJUSTMENT on a record that
   // never went out only where an export matching it did (export-scope.ts).
@@ -341,7 +371,11 @@ async function reconcileRun(
     const program = e === null ? null : (c.programs[e.programId] ?? null);
     const tariffId = e === null || program === null ? null : c.tariffs[e.tariffId] !== undefined ? e.tariffId : program.tariff;
     const cal: Stretches = tariffId === null ? ALL_TIME : calendarOf(c, sha, tariffId, program);
-    const split = splitPieces(m.pieces, cal, plan === null ? period : ALL_PERIOD);
+    // Missing intervals no register reading spans: billed as interpolated, when configured (estimate.ts).
+    const interpolate = c.rules.estimateShare.method === 'interpolate' && m.interpolatedWh !== 0;
+    const billPieces = interpolate ? [...m.pieces, ...m.interpolatedPieces] : m.pieces;
+    const splitWindow = plan === null ? period : ALL_PERIOD;
+    let split = splitPieces(billPieces, cal, splitWindow);
     let touWh: Record<string, number> | null = null;
     if (tariffId !== null) {
       touWh = {};
@@ -351,7 +385,10 @@ async function reconcileRun(
     }
     const ctx: RuleContext = { asOfMs, period: billingPeriod, program, tariffId, touWh };
     const flags = evaluateRules(f, m, c.rules, ctx);
-    const held = isHeld(flags);
+    const review = reviews.decide(f, m, flags);
+    const held = review?.held ?? isHeld(flags);
+    const sessionWh = review?.correctedWh ?? (interpolate ? m.eumdWh + m.interpolatedWh : m.eumdWh);
+    if (review !== null && review.correctedWh !== null) split = splitPieces(scalePieces(billPieces, review.correctedWh, m.startMs, m.endMs), cal, splitWindow);
     const identity: SessionIdentity = {
       sessionId: f.sessionId,
       accountId: e?.accountId ?? '',
@@ -361,16 +398,17 @@ async function reconcileRun(
       tariffId: tariffId ?? '',
       sessionStartMs: m.startMs,
       sessionEndMs: m.endMs,
-      sessionEnergyWh: m.eumdWh,
+      sessionEnergyWh: sessionWh,
     };
     let bill: PricedBill | null = null;
     let want: RecordContent | null = null;
     if (!held && tariffId !== null) {
       const codes = flags.map((x) => x.code);
       bill = priceSplit(cal as TouCalendar, split.inside, program ?? undefined, codes);
+      if (interpolate && review?.correctedWh == null) markEstimated(bill, cal.periods, splitPieces(m.interpolatedPieces, cal, splitWindow).inside);
       want = billedContent(identity, bill, flags.filter((x) => x.severity === 'warn').map((x) => x.code));
     }
-    return { tariffId, split, flags, held, identity, bill, want, sha, zone: zoneOf(c, tariffId) };
+    return { tariffId, split, flags, held, identity, bill, want, sha, zone: zoneOf(c, tariffId), review, sessionWh };
   };
 
   const R = cfg.report.histogramRangePercent;
@@ -384,7 +422,7 @@ async function reconcileRun(
       binPercent: 1, rangePercent: R, counts: new Array<number>(2 * R).fill(0), below: 0, above: 0, withVehicle: 0,
       toleranceShare: cfg.rules.vehicleMismatch.toleranceShare, toleranceWh: cfg.rules.vehicleMismatch.toleranceWh,
     },
-    heldSamples: [], heldSampleCap: cfg.report.maxHeldSessions, batches: reader.batches, sessionsPerSecond: 0,
+    heldSamples: [], heldSampleCap: cfg.report.maxHeldSessions, review: reviews.summary, batches: reader.batches, sessionsPerSecond: 0,
     timings: { openMs: Date.now() - startedMs, readMs: 0, stateMs: 0, evaluateMs: 0, writeMs: 0 },
     reprice: { kept: 0, repriced: 0, sessions: [] },
   };
@@ -512,12 +550,15 @@ async function reconcileRun(
       }
 
       const head = billingPeriod === period ? sessionHead : `${billingPeriod.fromMs}\t${billingPeriod.toMs}\t`;
-      writeSessionRow(sessionRows, head, runTail, held ? 'HELD' : bill !== null ? 'BILLED' : 'UNBILLED', identity, f, m, periodWh, flags, cycle);
+      const status = held ? 'HELD' : bill !== null ? 'BILLED' : 'UNBILLED';
+      if (ev.review !== null) reviews.settle(billingPeriod, runId, runSeq, ev.review, status, held ? 0 : ev.sessionWh);
+      writeSessionRow(sessionRows, head, runTail, status, identity, f, m, periodWh, flags, cycle);
     });
     lap('evaluateMs');
     // The batch's writes run while the next batch is evaluated; one batch of writes in flight.
     await writing;
     lap('writeMs');
+    lease.check();
     // Both at once: on chDB, inserts (unlike parameterized queries) run side by side.
     writing = Promise.all([
       insertWritten(store, 'billing_record', BILLING_COLUMNS, billingRows),
@@ -532,6 +573,8 @@ async function reconcileRun(
 
   await writing;
   lap('writeMs');
+  lease.check();
+  await reviews.write(store);
   summary.finishedMs = Date.now();
   const seconds = Math.max(0.001, (summary.finishedMs - startedMs) / 1000);
   summary.sessionsPerSecond = Math.round(summary.sessions / seconds);

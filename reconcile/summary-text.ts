@@ -22,6 +22,9 @@ export function summaryText(s: RunSummary, report: string | null, exported: Expo
     `reconciled ${s.cycle === '' ? `${iso(s.period.fromMs)} to ${iso(s.period.toMs)}` : `bill cycle ${s.cycle} (each account's own period)`}: ${plural(s.sessions, 'session')} in ${((s.finishedMs - s.startedMs) / 1000).toFixed(1)} s`,
     `  billed       ${plural(s.billed, 'session')}, ${n(s.billedWh)} Wh, ${money(s.amountMinor)}`,
     `  held         ${plural(s.held, 'session')}${held ? ` (${held})` : ''}`,
+    ...(s.review.sessions > 0
+      ? [`  review       ${plural(s.review.sessions, 'session')} with an operator's action: ${n(s.review.applied)} applied, ${n(s.review.reheld)} re-held by new data, ${n(s.review.notNeeded)} not needed`]
+      : []),
     `  records      ${n(r.created)} created, ${n(r.newVersions)} new versions, ${n(r.rewritten)} rewritten, ${n(r.unchanged)} unchanged, ${n(r.voided)} voided`,
     `  adjustments  ${n(s.adjustments)} since the last export`,
     ...(s.reprice.kept > 0 ? [`  reprice      ${plural(s.reprice.kept, 'exported record')} kept under the configuration ${s.reprice.kept === 1 ? 'it' : 'they'} went out under; this configuration prices ${s.reprice.kept === 1 ? 'it' : 'them'} differently (--reprice to issue adjustments)`] : []),

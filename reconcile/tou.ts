@@ -392,7 +392,8 @@ function creditMicro(text: string): number {
 }
 
 export interface BillLine {
-  kind: 'energy' | 'incentive';
+  /** 'estimated': the part of a period's energy line that was interpolated (amount 0, not added). */
+  kind: 'energy' | 'incentive' | 'estimated';
   period: string;
   wh: number;
   /** Millionths of a minor unit per kWh (negative for a credit). */

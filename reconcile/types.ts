@@ -29,6 +29,7 @@ export const FLAG_CODES = [
   'ENROLLMENT_CHANGE',
   'METER_MISMATCH',
   'ESTIMATED',
+  'ESTIMATE_SHARE',
 ] as const;
 export type FlagCode = (typeof FLAG_CODES)[number];
 
@@ -167,6 +168,19 @@ export interface SessionMeasures {
   runIntervalWh: number;
   /** The energy timeline: sums exactly to eumdWh. */
   pieces: Piece[];
+  /**
+   * Energy of missing intervals the register measured across their gap (readings on both sides,
+   * no reset between): exact, and already in eumdWh.
+   */
+  registerGapWh: number;
+  /**
+   * Missing intervals no register reading spans (before the first, after the last, across a
+   * reset, or every gap of a meter without a register), and their interpolated energy and
+   * timeline (estimate.ts). Not in eumdWh: billed only with `rules.estimateShare.method: interpolate`.
+   */
+  interpolated: number;
+  interpolatedWh: number;
+  interpolatedPieces: Piece[];
 }
 
 export interface PeriodFilter {

@@ -43,6 +43,10 @@ export const OPERATIONAL_ERROR_CODES = [
   'PEV_DLQ_MISSING',
   'PEV_SHUTDOWN_TIMEOUT',
   'PEV_INPUT',
+  'PEV_REVIEW_UNKNOWN_SESSION',
+  'PEV_REVIEW_REASON_REQUIRED',
+  'PEV_REVIEW_NOT_APPLICABLE',
+  'PEV_RECONCILE_BUSY',
 ] as const;
 export type OperationalErrorCode = (typeof OPERATIONAL_ERROR_CODES)[number];
 export type ErrorCode = RecordErrorCode | OperationalErrorCode;

@@ -10,6 +10,7 @@ import { duplicateConflict } from './duplicate-conflict.js';
 import { enrollmentChange } from './enrollment-change.js';
 import { esciMismatch } from './esci-mismatch.js';
 import { estimated } from './estimated.js';
+import { estimateShare } from './estimate-share.js';
 import { exceedsGrant } from './exceeds-grant.js';
 import { gap } from './gap.js';
 import { meterMismatch } from './meter-mismatch.js';
@@ -54,6 +55,7 @@ export const RULES: readonly AnyRule[] = [
   enrollmentChange,
   meterMismatch,
   estimated,
+  estimateShare,
 ];
 
 export function evaluateRules(f: SessionFacts, m: SessionMeasures, rules: RulesConfig, ctx: RuleContext): Flag[] {

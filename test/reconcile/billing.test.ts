@@ -209,9 +209,9 @@ void t.test('idempotent re-runs, export freezes, late data adjusts with a new ve
   t.match(x1, { records: 3, voided: 0, energyWh: 8000, amountMinor: 269 });
   const csv = readFileSync(csvFile, 'utf8').trim().split('\n');
   t.equal(csv.length, 4);
-  t.equal(csv[0], 'session_id,version,status,account_id,premise_id,pev_id,program_id,tariff_id,currency,session_start,session_end,record_energy_wh,record_amount_minor,already_exported,previous_version,delta_energy_wh,delta_amount_minor,warn_codes,session_energy_wh,incentive_minor,content_digest,cycle,period_from,period_to,time_zone,session_start_local,session_end_local,line_kind,line_period,line_wh,line_price_micro_per_kwh,line_amount_minor');
+  t.equal(csv[0], 'session_id,version,status,account_id,premise_id,pev_id,program_id,tariff_id,currency,session_start,session_end,record_energy_wh,record_amount_minor,already_exported,previous_version,delta_energy_wh,delta_amount_minor,warn_codes,session_energy_wh,incentive_minor,content_digest,cycle,period_from,period_to,time_zone,session_start_local,session_end_local,review_action,review_action_id,review_outcome,line_kind,line_period,line_wh,line_price_micro_per_kwh,line_amount_minor');
   const [d2] = await store.select<{ d: string }>('SELECT content_digest AS d FROM {db}.billing_record WHERE session_id = {s:String} AND version = 1 LIMIT 1', { s: sid(2) });
-  t.equal(csv[2], `${sid(2)},1,BILLED,A000000001,P000000001,1HGCM82633A004352,EV-FLAT,EV-FLAT-2026,USD,2026-10-05T05:00:00.000Z,2026-10-05T05:20:00.000Z,2000,67,0,0,2000,67,VEHICLE_MISSING UNFINISHED,2000,0,${d2!.d},,2026-10-01T07:00:00.000Z,2026-11-01T07:00:00.000Z,America/Los_Angeles,2026-10-04T22:00:00-07:00,2026-10-04T22:20:00-07:00,energy,flat,2000,33600000,67`);
+  t.equal(csv[2], `${sid(2)},1,BILLED,A000000001,P000000001,1HGCM82633A004352,EV-FLAT,EV-FLAT-2026,USD,2026-10-05T05:00:00.000Z,2026-10-05T05:20:00.000Z,2000,67,0,0,2000,67,VEHICLE_MISSING UNFINISHED,2000,0,${d2!.d},,2026-10-01T07:00:00.000Z,2026-11-01T07:00:00.000Z,America/Los_Angeles,2026-10-04T22:00:00-07:00,2026-10-04T22:20:00-07:00,,,,energy,flat,2000,33600000,67`);
 
   // Late data: session 2's missing intervals and its END arrive; session 3 gets a conflicting copy;
   // a session 4 nobody had seen appears.

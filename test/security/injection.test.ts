@@ -11,6 +11,8 @@
  *   --from --to --as-of   a UTC instant or PEV_INPUT
  *   Store.select params   round-trip unchanged
  *   container file names  become src_topic through the TSV insert, verbatim, one row each
+ *   review                session IDs, --account, --code: parameters, nothing selected; reasons
+ *                         and operators: TSV fields of an append, read back verbatim
  *
  * After all of it: the same tables, with the same row counts.
  */
@@ -18,6 +20,9 @@ import t from 'tap';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { listSessions } from '../../reconcile/review/command.js';
+import { act } from '../../reconcile/review/state.js';
+import { loadActions } from '../../reconcile/review/actions.js';
 import { openStore } from '../../aggregate/store/connect.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { toInt } from '../../aggregate/store/values.js';
@@ -137,6 +142,19 @@ void t.test('with data in the store', async (t) => {
     const html = readFileSync(report, 'utf8');
     t.notMatch(html, /<script>alert/, 'the report shows the filter escaped');
     t.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  });
+
+  await t.test('review: session IDs and filters select nothing; reasons and operators are stored verbatim', async (t) => {
+    for (const x of INJECTIONS) {
+      t.same(await listSessions(store, { account: x, status: 'all' }), [], `--account ${JSON.stringify(x)}: nothing`);
+      t.same(await listSessions(store, { code: x, status: 'all' }), [], `--code ${JSON.stringify(x)}: nothing`);
+      await t.rejects(act(store, x, 'HOLD', { reason: 'r' }), { code: 'PEV_REVIEW_UNKNOWN_SESSION' }, `session ${JSON.stringify(x)}: unknown`);
+      // A pending hold makes the session held for the next action: hold and release alternate.
+      const hold = await act(store, sid(1), 'HOLD', { reason: x, operator: x });
+      const release = await act(store, sid(1), 'RELEASE', { reason: `${x} (released)`, operator: x });
+      const back = (await loadActions(store, sid(1))).filter((a) => a.actionId === hold.actionId || a.actionId === release.actionId);
+      t.same(back.map((a) => [a.reason, a.operator]), [[x.trim(), x.trim()], [`${x} (released)`.trim(), x.trim()]], `reason and operator ${JSON.stringify(x)}: verbatim (trimmed)`);
+    }
   });
 
   await t.test('--from, --to and --as-of: a UTC instant or PEV_INPUT', async (t) => {

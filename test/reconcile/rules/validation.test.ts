@@ -129,7 +129,7 @@ void t.test('GAP: dead-lettered intervals are missing, the tail included, never 
   const f = clean({ n: 40 });
   const tail = { ...drop(f, 35, 36, 37, 38, 39), progress: { runningWh: 3000, intervals: 30 } };
   t.equal(run('GAP', tail), null, 'five tail intervals lost without a trace: nothing says they existed');
-  t.same(run('GAP', { ...tail, deadIntervalSeqs: [35, 36, 37, 38, 39] })?.observed, { missing: 5, seen: 35, expected: 40, deadLetteredNegative: 0, deadLetteredClock: 0 }, 'dead-lettered: five missing');
+  t.same(run('GAP', { ...tail, deadIntervalSeqs: [35, 36, 37, 38, 39] })?.observed, { missing: 5, seen: 35, expected: 40, deadLetteredNegative: 0, deadLetteredClock: 0, registerGapWh: 0, interpolated: 5, interpolatedWh: 500 }, 'dead-lettered: five missing, their energy interpolated (100 Wh each, as the last interval)');
   t.same(measure({ ...drop(f, 10), deadIntervalSeqs: [10] }).missing, 1, 'a dead-lettered seq inside a skip is counted once');
   t.same(measure({ ...f, deadIntervalSeqs: [12] }).missing, 0, 'a refused copy of a stored seq is not missing');
   t.same(measure({ ...f, intervals: [], deadIntervalSeqs: [0, 1, 2, 3, 4], progress: null }).missing, 5, 'no interval stored: every dead-lettered one');
