@@ -14,6 +14,7 @@ import { openStore, storeOptionsOf } from '../../aggregate/store/connect.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { addStoreOptions, configFromFlags, type StoreFlags } from '../../schemas/cli-options.js';
 import { PevmeterError } from '../../schemas/errors.js';
+import { parseCycle } from '../cycles.js';
 import { parseInstant } from '../run.js';
 import { loadActions, type ReviewAction, type ReviewActionKind } from './actions.js';
 import {
@@ -27,6 +28,7 @@ export interface ReviewIo {
 export interface ListFlags extends StoreFlags {
   code?: string;
   account?: string;
+  cycle?: string;
   from?: string;
   to?: string;
   status?: string;
@@ -79,7 +81,9 @@ export async function listSessions(store: Store, flags: ListFlags): Promise<List
   if ((flags.from === undefined) !== (flags.to === undefined)) throw new PevmeterError('PEV_INPUT', '--from and --to go together');
   const fromMs = flags.from === undefined ? null : parseInstant('--from', flags.from);
   const toMs = flags.to === undefined ? null : parseInstant('--to', flags.to);
-  const results = (await loadResults(store, { accountId: flags.account, code: flags.code, status }))
+  if (flags.cycle !== undefined && fromMs !== null) throw new PevmeterError('PEV_INPUT', '--cycle or --from/--to, not both: a cycle is a period per account');
+  const cycle = flags.cycle === undefined ? undefined : parseCycle(flags.cycle).label;
+  const results = (await loadResults(store, { accountId: flags.account, code: flags.code, status, cycle }))
     .filter((r) => fromMs === null || (r.periodFromMs === fromMs && r.periodToMs === toMs));
   const views = actionViews(await loadActions(store), results);
   return results.map((r) => ({
@@ -190,6 +194,7 @@ export function registerReviewCommands(program: Command): void {
       .description('sessions held by the latest reconcile run (or --status billed|all), with the review action on each')
       .option('--code <code>', 'only sessions carrying this flag code')
       .option('--account <id>', 'only sessions of this account')
+      .option('--cycle <YYYY-MM>', 'only results of this bill cycle (each account over its own cycle period)')
       .option('--from <time>', 'only results of the period starting here (with --to)')
       .option('--to <time>', 'only results of the period ending here (with --from)')
       .option('--status <status>', 'held (default), billed or all')

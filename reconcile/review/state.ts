@@ -19,6 +19,8 @@ export interface SessionResult {
   sessionId: string;
   runId: string;
   runSeq: number;
+  /** The bill cycle of the run that wrote it ('2026-10'), '' for a run over an explicit period. */
+  cycle: string;
   status: string;
   accountId: string;
   premiseId: string;
@@ -45,6 +47,8 @@ export interface ResultFilter {
   code?: string | undefined;
   /** '' or absent: every status. */
   status?: string | undefined;
+  /** A bill cycle ('2026-10'): only the results of that cycle's runs; absent: every result. */
+  cycle?: string | undefined;
 }
 
 const RESULTS_SQL = `
@@ -54,12 +58,14 @@ SELECT s.period_from_ms AS period_from_ms, s.period_to_ms AS period_to_ms, s.ses
   s.interval_sum_wh AS interval_sum_wh, s.period_wh AS period_wh, s.has_end AS has_end, s.esci_wh AS esci_wh,
   s.has_vehicle AS has_vehicle, s.vehicle_wh AS vehicle_wh, s.has_grant AS has_grant, s.granted_wh AS granted_wh,
   s.intervals_seen AS intervals_seen, s.intervals_missing AS intervals_missing, s.flag_code AS flag_code,
-  s.flag_severity AS flag_severity, s.flag_observed AS flag_observed, s.flag_threshold AS flag_threshold, s.flag_detail AS flag_detail
+  s.flag_severity AS flag_severity, s.flag_observed AS flag_observed, s.flag_threshold AS flag_threshold, s.flag_detail AS flag_detail,
+  s.cycle AS cycle
 FROM {db}.reconcile_session AS s FINAL
 WHERE ({session:String} = '' OR s.session_id = {session:String})
   AND ({account:String} = '' OR s.account_id = {account:String})
   AND ({code:String} = '' OR has(s.flag_code, {code:String}))
   AND ({status:String} = '' OR s.status = {status:String})
+  AND ({cycle:String} = '' OR s.cycle = {cycle:String})
 ORDER BY s.session_id, s.period_from_ms
 `;
 
@@ -73,7 +79,7 @@ type Raw = Record<string, unknown>;
 
 /** Current reconcile results (latest run per period and session), with their review outcomes. */
 export async function loadResults(store: Store, f: ResultFilter): Promise<SessionResult[]> {
-  const params = { session: f.sessionId ?? '', account: f.accountId ?? '', code: f.code ?? '', status: f.status ?? '' };
+  const params = { session: f.sessionId ?? '', account: f.accountId ?? '', code: f.code ?? '', status: f.status ?? '', cycle: f.cycle ?? '' };
   const [rows, outcomes] = await Promise.all([
     store.select<Raw>(RESULTS_SQL, params),
     store.select<Raw>(OUTCOMES_SQL, { session: f.sessionId ?? '' }),
@@ -108,6 +114,7 @@ export async function loadResults(store: Store, f: ResultFilter): Promise<Sessio
       sessionId: String(r['session_id']),
       runId: String(r['run_id']),
       runSeq: Number(r['run_seq']),
+      cycle: String(r['cycle']),
       status: String(r['status']),
       accountId: String(r['account_id']),
       premiseId: String(r['premise_id']),

@@ -14,6 +14,7 @@ import type { Store } from '../../aggregate/store/types.js';
 import { exportCycle, exportPeriod } from '../../reconcile/billing.js';
 import { resolveConfig, type ReconcileConfigInput } from '../../reconcile/config.js';
 import { anchorMs, cyclePeriod, parseCycle } from '../../reconcile/cycles.js';
+import { listSessions } from '../../reconcile/review/command.js';
 import { reconcileCycle, reconcilePeriod } from '../../reconcile/run.js';
 import { localToUtc } from '../../schemas/calendar.js';
 import { tempStore } from '../helpers/services.js';
@@ -186,6 +187,16 @@ void t.test('three cycle days, two accounts each, three cycles: every session bi
     if (seen.get(p.id)?.[0] !== c) misplaced++;
   }
   t.equal(misplaced, 0, 'every session in its account\'s cycle');
+  // An operator's review list by cycle: every result of that cycle's run, the billed ones exactly
+  // the cycle's exported sessions.
+  for (const [c, run] of [['2026-09', sep], ['2026-10', oct], ['2026-11', nov]] as const) {
+    const listed = await listSessions(store, { cycle: c, status: 'all' });
+    t.equal(listed.length, run.sessions, `review list --cycle ${c}: every session of the cycle`);
+    t.same(listed.filter((r) => r.status === 'BILLED').map((r) => r.sessionId).sort(), byCycle[c]!.map((l) => l.session_id).sort(), `review list --cycle ${c}: its billed sessions are the cycle's export`);
+    t.same([...new Set(listed.map((r) => r.cycle))], [c]);
+  }
+  await t.rejects(listSessions(store, { cycle: '2026-10', from: '2026-10-01T00:00:00Z', to: '2026-11-01T00:00:00Z' }), { code: 'PEV_INPUT', message: /--cycle or --from/ });
+  await t.rejects(listSessions(store, { cycle: '2026-13' }), { code: 'PEV_INPUT', message: /YYYY-MM/ });
 
   // The cycle's stored period of each account is its own: day 5 across the fall-back.
   const periods = await store.select<{ account_id: string; f: string; t: string }>(
