@@ -24,7 +24,7 @@ import { checkOutput, writeOutput } from './output.js';
 import { registerReviewCommands } from './review/command.js';
 import { renderReport } from './report.js';
 import { summaryText } from './summary-text.js';
-import { parseCycle } from './cycles.js';
+import { CyclePlan, parseCycle } from './cycles.js';
 import { parsePeriod, periodZone } from './local-time.js';
 import { checkPeriod, parseInstant, reconcileCycle, reconcilePeriod, type ReconcileProgress, type RunSummary } from './run.js';
 import type { Period, PeriodFilter } from './types.js';
@@ -132,9 +132,10 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
   const runId = randomUUID();
   let lease: PeriodLease | undefined;
   try {
-    // A period run and its export under one lease: no other run rewrites a record between the two.
-    // (A cycle run takes its own lease over its read window inside reconcileCycle.)
-    if (period !== null) lease = await PeriodLease.acquire(store, period, runId);
+    // A run and its export under one lease: no other run rewrites a record between the two. A
+    // cycle's lease covers its read window (every account's cycle period, widened), as the one
+    // reconcileCycle would take alone.
+    lease = await PeriodLease.acquire(store, period ?? new CyclePlan(cfg, cycle!).readWindow, runId);
     const runOpts = {
       runId,
       ...(lease !== undefined ? { lease } : {}),

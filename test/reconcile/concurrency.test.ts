@@ -9,11 +9,16 @@
  *   - A review action recorded while a run is in progress is not lost: pending after that run,
  *     applied by the next.
  *   - A lease whose holder stopped renewing it expires; its holder refuses to write after that.
+ *   - `pevmeter reconcile --export` holds the lease through the export, for a cycle as for a period.
  */
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Store } from '../../aggregate/store/types.js';
+import { runReconcile } from '../../reconcile/command.js';
 import { resolveConfig } from '../../reconcile/config.js';
+import { CyclePlan } from '../../reconcile/cycles.js';
 import { PeriodLease, liveRuns } from '../../reconcile/lease.js';
 import { reconcilePeriod } from '../../reconcile/run.js';
 import { act, actionViews, loadResults } from '../../reconcile/review/state.js';
@@ -147,4 +152,28 @@ void t.test('lease: a crashed holder expires; a holder that could not renew refu
   t.same((await liveRuns(store, other)).map((r) => r.runId), ['run-d'], 'another period has its own lease');
   await d.release();
   await e.release();
+});
+
+void t.test('a cycle run and its export under one lease: no other run can rewrite a record in between', async (t) => {
+  const store = await tempStore(t, { database: 'rconcc' });
+  const fx = new Fixture().enroll(FLAT);
+  for (let i = 1; i <= 3; i++) fx.session({ sessionId: sid(i), energies: Array.from({ length: 30 }, () => 100) });
+  await fx.write(store);
+  const window = new CyclePlan(CFG, '2026-10').readWindow;
+  // The store as the command sees it, but for the export's write: there, who holds the cycle?
+  const holders: string[][] = [];
+  const watched: Store = Object.create(store) as Store;
+  watched.insertTsvColumns = async (table, columns, chunks, settings) => {
+    if (table === 'billing_export') holders.push((await liveRuns(store, window)).map((h) => h.runId));
+    return store.insertTsvColumns(table, columns, chunks, settings);
+  };
+  const io = { stdout: Object.assign(new PassThrough(), { isTTY: false }), stderr: Object.assign(new PassThrough(), { isTTY: false }) };
+  io.stdout.resume();
+  io.stderr.resume();
+  const out = join(t.testdirName, 'cycle.csv');
+  const r = await runReconcile({ cycle: '2026-10', asOf: '2026-11-02T00:00:00Z', export: 'csv', out, progress: 'none' }, io, { store: watched, config: CFG });
+  t.match(r.export, { records: 3, energyWh: 9000 });
+  t.equal(holders.length, 1, 'one export written');
+  t.same(holders[0], [r.summary.runId], 'the export was written while the run still held the cycle');
+  t.same(await liveRuns(store, window), [], 'released after the export');
 });
