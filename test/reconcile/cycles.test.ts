@@ -327,7 +327,8 @@ void t.test('a cycle day on the spring-forward date: the edge is local midnight,
   const mar = await reconcileCycle(store, '2026-03', {}, cfg, { asOfMs: asOf });
   t.match([feb.billed, mar.billed], [1, 2]);
   const rows = await store.select<{ cycle: string; session_id: string; f: string; t: string }>(
-    "SELECT cycle, session_id, period_from_ms AS f, period_to_ms AS t FROM {db}.billing_cycle(cycle = '2026-02', account = '') UNION ALL SELECT cycle, session_id, period_from_ms AS f, period_to_ms AS t FROM {db}.billing_cycle(cycle = '2026-03', account = '') ORDER BY session_id",
+    // ORDER BY after UNION ALL binds to the last SELECT only: order the union as a whole.
+    "SELECT * FROM (SELECT cycle, session_id, period_from_ms AS f, period_to_ms AS t FROM {db}.billing_cycle(cycle = '2026-02', account = '') UNION ALL SELECT cycle, session_id, period_from_ms AS f, period_to_ms AS t FROM {db}.billing_cycle(cycle = '2026-03', account = '')) ORDER BY session_id",
   );
   t.same(rows.map((r) => [r.cycle, r.session_id, Number(r.f), Number(r.t)]), [
     ['2026-02', sid(1), Date.UTC(2026, 1, 8, 8), Date.UTC(2026, 2, 8, 8)],
