@@ -1,12 +1,13 @@
 /**
- * The read API over the aggregates kept as rows arrive (schemas/clickhouse/006_session_aggregates.sql):
+ * The read API over the aggregates kept as rows arrive (schemas/clickhouse/006_session_aggregates.sql,
+ * and 009_interval_copies.sql for the interval copies):
  * one session's rollup and minutes, and the sessions of a premise, PEV, account or program in a
  * time range. Callers (the CLI, the checkers, the benchmarks) use these functions instead of
  * writing SQL against the aggregate tables.
  *
  * Cost follows the answer: every query here first narrows to a set of session IDs through a table
- * ordered by the lookup key (the state tables by session_id, session_by_premise and session_by_pev
- * by premise and PEV, enrollment_by_account/_program by account and program), then merges only
+ * ordered by the lookup key (interval_copies and the state tables by session_id, session_by_premise
+ * and session_by_pev by premise and PEV, enrollment_by_account/_program by account and program), then merges only
  * those sessions' states. The only full read is `exportRollups`, which is asked for everything.
  *
  * Exactly-once lives in the states (a set of distinct copies per session block, see the
@@ -18,8 +19,8 @@ import { StoreError, clickhouseCode } from './store/errors.js';
 import type { Store } from './store/types.js';
 import { toInt } from './store/values.js';
 
-/** The migration that creates the aggregates; its absence is what the error below names. */
-export const AGGREGATES_MIGRATION = '006_session_aggregates';
+/** The migrations that create the aggregates; their absence is what the error below names. */
+export const AGGREGATES_MIGRATIONS = ['006_session_aggregates', '009_interval_copies'] as const;
 
 /** One session's rollup. Times in epoch milliseconds (UTC), energy in Wh. */
 export interface SessionRollup {
@@ -147,17 +148,22 @@ LEFT JOIN
 
 /**
  * Per session: its stored copies sorted by (seq, arrival), the counted ones (the first of each
- * seq: \`firsts\`), and the number of seqs with more than one content. Tuples are
- * (seq, arrival, energy_wh, slot, register_wh, content_hash) as the migration describes.
+ * seq: \`firsts\`), and the number of seqs with more than one content (\`contents\` keeps the
+ * seq order of \`all_copies\`; a content whose seq equals the one before it is a second content).
+ * Tuples are (seq, arrival, energy_wh, slot, register_wh, content_hash) as migration 009 describes.
+ *
+ * Both are linear in a session's copies: each copy is compared with the seq before it (an array
+ * shifted by one), never by indexing the array inside a lambda, which ClickHouse evaluates by
+ * copying the whole array once per element (quadratic: about half the CPU of a whole-month read).
  */
 function copiesSql(filter: string): string {
   return `
-  SELECT session_id, any(esci_id) AS esci_id, any(pev_id) AS pev_id, groupUniqArrayMerge(premises) AS premises,
-    arraySort(groupUniqArrayMerge(copies)) AS all_copies,
-    arrayFilter((x, k) -> k = 1 OR all_copies[k - 1].1 != x.1, all_copies, arrayEnumerate(all_copies)) AS firsts,
-    arraySort(arrayDistinct(arrayMap(x -> (x.1, x.6), all_copies))) AS contents,
-    arrayCount((c, k) -> k > 1 AND contents[k - 1].1 = c.1 AND (k = 2 OR contents[k - 2].1 != c.1), contents, arrayEnumerate(contents)) AS conflicts
-  FROM {db}.interval_state WHERE ${filter} GROUP BY session_id`;
+  SELECT session_id, any(esci_id) AS esci_id, any(pev_id) AS pev_id, groupUniqArrayArray(premises) AS premises,
+    arraySort(groupUniqArrayArray(copies)) AS all_copies,
+    arrayFilter((x, prev) -> toInt64(x.1) != prev, all_copies, arrayPushFront(arrayPopBack(arrayMap(x -> toInt64(x.1), all_copies)), -1)) AS firsts,
+    arrayDistinct(arrayMap(x -> (x.1, x.6), all_copies)) AS contents,
+    length(arrayDistinct(arrayMap(c -> c.1, arrayFilter((c, prev) -> toInt64(c.1) = prev, contents, arrayPushFront(arrayPopBack(arrayMap(c -> toInt64(c.1), contents)), -1))))) AS conflicts
+  FROM {db}.interval_copies WHERE ${filter} GROUP BY session_id`;
 }
 
 function minutesSql(filter: string): string {
@@ -235,8 +241,8 @@ function missingAggregates(err: unknown, store: Store, what: string): unknown {
   if (typeof code === 'number' && TOO_OLD.has(code)) {
     return new StoreError(
       'PEV_STORE_REJECTED',
-      `${what}: ${store.database} has no aggregate tables: migration ${AGGREGATES_MIGRATION} is not applied ` +
-        '(it needs ClickHouse 23.8 or newer; run `pevmeter migrate` against such a server)',
+      `${what}: ${store.database} has no aggregate tables: migrations ${AGGREGATES_MIGRATIONS.join(' and ')} are not both applied ` +
+        '(they need ClickHouse 23.8 or newer; run `pevmeter migrate` against such a server)',
       false,
       err,
     );

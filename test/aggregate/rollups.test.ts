@@ -8,7 +8,9 @@ import t from 'tap';
 import {
   exportRollups, minutesOf, rollupTotals, sessionMinutes, sessionRollup, sessionsBy,
 } from '../../aggregate/rollups.js';
+import { splitStatements } from '../../aggregate/store/migrate.js';
 import { toInt } from '../../aggregate/store/values.js';
+import { clickhouseMigrations } from '../../schemas/index.js';
 import { tempStore } from '../helpers/services.js';
 import {
   PEV, S1, S2, T0, enrollmentRows, intervalRows, sessionEventRows, tsv, vehicleReportRows,
@@ -56,7 +58,7 @@ void t.test('one session: resend counted once, conflict keeps the first copy, mi
 
   // Every copy inserted again (a replay of the whole history), then merged: nothing changes.
   await load(store);
-  for (const table of ['interval_state', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev']) {
+  for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev']) {
     await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.${table} FINAL` });
   }
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'a replay and OPTIMIZE FINAL change nothing');
@@ -103,27 +105,51 @@ void t.test('a store made before the aggregates is backfilled once, to the same 
   const store = await tempStore(t);
   // The state the current release leaves: raw rows and no aggregates (006 not applied).
   const db = store.database;
-  for (const v of ['interval_state_mv', 'session_event_state_mv', 'vehicle_report_state_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
+  for (const v of ['interval_copies_mv', 'session_event_state_mv', 'vehicle_report_state_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
     'session_by_pev_events_mv', 'session_by_pev_intervals_mv', 'enrollment_by_account_mv', 'enrollment_by_program_mv']) {
     await store.client.command({ query: `DROP VIEW ${db}.${v}` });
   }
-  for (const table of ['interval_state', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program']) {
+  for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program']) {
     await store.client.command({ query: `DROP TABLE ${db}.${table}` });
   }
-  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '006_session_aggregates'` });
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ('006_session_aggregates', '009_interval_copies')` });
   await load(store);
   await t.rejects(sessionRollup(store, S1), {
-    name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false, message: /no aggregate tables: migration 006_session_aggregates is not applied/,
+    name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false, message: /no aggregate tables: migrations 006_session_aggregates and 009_interval_copies are not both applied/,
   }, 'a clear error while the aggregates are absent');
 
-  t.same((await store.migrate()).applied, ['006_session_aggregates']);
+  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'backfilled from the raw tables');
+  t.same(await store.select('SHOW TABLES FROM {db} LIKE \'interval_state%\''), [], "006's interval state is replaced by 009's copies");
   t.same(await sessionsBy(store, { accountId: 'A000000001' }, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS }).then((r) => r.length), 2);
   t.same((await store.migrate()).applied, [], 'applied once');
   // The backfill run a second time (a migration cut off and restarted) changes nothing either.
-  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '006_session_aggregates'` });
-  t.same((await store.migrate()).applied, ['006_session_aggregates']);
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ('006_session_aggregates', '009_interval_copies')` });
+  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP);
-  const [raw] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_state FINAL');
+  const [raw] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_copies FINAL');
   t.equal(toInt(raw?.n), 2, 'one state row per session block after merging');
+});
+
+void t.test("a store made by the release before 009 (006's interval states) moves to interval_copies with the same answers", async (t) => {
+  const store = await tempStore(t);
+  const db = store.database;
+  // Put back what 006 made and 009 replaces, and let rows arrive through 006's view.
+  await store.client.command({ query: `DROP VIEW ${db}.interval_copies_mv` });
+  await store.client.command({ query: `DROP TABLE ${db}.interval_copies` });
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '009_interval_copies'` });
+  const m006 = clickhouseMigrations().find((m) => m.name === '006_session_aggregates');
+  const stateDdl = splitStatements(m006!.sql.replaceAll('{db}', db)).filter((s) => /^CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS \S+\.interval_state(_mv)?\s/m.test(s));
+  t.equal(stateDdl.length, 2, "006's interval_state table and view");
+  for (const stmt of stateDdl) await store.client.command({ query: stmt });
+  await load(store);
+  const [before] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_state');
+  t.ok(toInt(before?.n) > 0, 'the rows went to the old states');
+
+  t.same((await store.migrate()).applied, ['009_interval_copies']);
+  t.same(await store.select('SHOW TABLES FROM {db} LIKE \'interval_state%\''), [], 'the old view and table are gone');
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'backfilled from interval_raw: the same rollup');
+  // Rows arriving after the move reach the new table only, and an exact resend still counts once.
+  await store.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(0, 4))]);
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'a resend after the move changes nothing');
 });

@@ -20,13 +20,14 @@ void t.test('splitStatements drops comments and splits on ; outside quotes', (t)
 });
 
 void t.test('the shipped migrations split into idempotent statements (IF NOT EXISTS, IF EXISTS, state backfills)', (t) => {
-  // An INSERT is idempotent only into a table of mergeable min/max/set states (006's backfill),
-  // or into billing_export_scope (008: keyed by export_id, replacing, and the backfill selects
+  // An INSERT is idempotent only into a table of mergeable min/max/set states (006's backfill,
+  // 009's interval_copies, whose merge is a set union), or into billing_export_scope (008: keyed by export_id, replacing, and the backfill selects
   // only exports without a scope): it is allowed into those tables alone. A plain view holds no
   // data, so replacing one (005) is. ADD COLUMN IF NOT EXISTS is, and so is the sorting-key change
-  // ClickHouse only accepts in the same statement (re-applying it leaves the key as it is).
+  // ClickHouse only accepts in the same statement (re-applying it leaves the key as it is). DROP
+  // ... IF EXISTS is (009 removes what it replaces).
   const idempotent =
-    /^(CREATE (TABLE|VIEW|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS \{db\}\.|CREATE OR REPLACE VIEW \{db\}\.|ALTER TABLE \{db\}\.\w+ RENAME COLUMN IF EXISTS \w+ TO \w+$|ALTER TABLE \{db\}\.\w+\s+ADD COLUMN IF NOT EXISTS \w+ \w+( DEFAULT '')?(,\s+MODIFY ORDER BY \([\w, ]+\))?$|INSERT INTO \{db\}\.(\w+_state|session_by_\w+|enrollment_by_\w+|billing_export_scope)\s+SELECT\s)/;
+    /^(CREATE (TABLE|VIEW|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS \{db\}\.|CREATE OR REPLACE VIEW \{db\}\.|ALTER TABLE \{db\}\.\w+ RENAME COLUMN IF EXISTS \w+ TO \w+$|ALTER TABLE \{db\}\.\w+\s+ADD COLUMN IF NOT EXISTS \w+ \w+( DEFAULT '')?(,\s+MODIFY ORDER BY \([\w, ]+\))?$|DROP (VIEW|TABLE) IF EXISTS \{db\}\.\w+$|INSERT INTO \{db\}\.(\w+_state|interval_copies|session_by_\w+|enrollment_by_\w+|billing_export_scope)\s+SELECT\s)/;
   for (const m of clickhouseMigrations()) {
     const stmts = splitStatements(m.sql);
     t.ok(stmts.length > 0, m.name);
@@ -34,6 +35,7 @@ void t.test('the shipped migrations split into idempotent statements (IF NOT EXI
   }
   t.notMatch('ALTER TABLE {db}.billing_record RENAME COLUMN a TO b', idempotent, 'a rename without IF EXISTS is not');
   t.notMatch('INSERT INTO {db}.interval_raw SELECT * FROM {db}.interval_raw', idempotent, 'an insert into a raw table is not');
+  t.notMatch('DROP TABLE {db}.interval_state', idempotent, 'a drop without IF EXISTS is not');
   t.end();
 });
 
