@@ -27,7 +27,7 @@ import type { Store } from '../aggregate/store/types.js';
 import type { RawTable } from '../schemas/tables.js';
 import { resolveConfig } from '../reconcile/config.js';
 import { reconcilePeriod, type RunSummary } from '../reconcile/run.js';
-import { packageRoot } from '../schemas/index.js';
+import { clickhouseMigrations, packageRoot } from '../schemas/index.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -182,6 +182,21 @@ async function generate(store: Store): Promise<{ intervals: number; events: numb
   return counts;
 }
 
+/** The migrations that create reconcile's and billing's tables (not the raw data or the aggregates). */
+const RECONCILE_MIGRATIONS = ['003_reconcile', '004_billing_digest', '007_review', '008_bill_cycles'];
+
+async function resetReconcileSide(store: Store): Promise<void> {
+  const db = store.database;
+  const views: string[] = [];
+  const tables: string[] = [];
+  for (const m of clickhouseMigrations().filter((x) => RECONCILE_MIGRATIONS.includes(x.name))) {
+    for (const [, kind, name] of m.sql.matchAll(/^CREATE (TABLE|VIEW) IF NOT EXISTS \{db\}\.(\w+)/gm)) (kind === 'VIEW' ? views : tables).push(name!);
+  }
+  for (const v of views) await store.client.command({ query: `DROP VIEW IF EXISTS ${db}.${v}` });
+  for (const t of tables) await store.client.command({ query: `DROP TABLE IF EXISTS ${db}.${t}` });
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN {names:Array(String)}`, query_params: { names: RECONCILE_MIGRATIONS } });
+}
+
 async function main(): Promise<void> {
   const dir = args.data;
   const manifest = join(dir, 'bench-manifest.json');
@@ -196,11 +211,11 @@ async function main(): Promise<void> {
   }
   const store = await openStore({ kind: 'embedded', path: dir, database: 'pevbench' });
   if (generated !== undefined) {
-    // Reusing the raw data: start the reconcile side from scratch, at the current migrations 003 and 004
-    // (results of earlier runs would make the first run here a re-run).
-    for (const v of ['reconcile_current', 'reconcile_flag', 'billing_current']) await store.client.command({ query: `DROP VIEW IF EXISTS ${store.database}.${v}` });
-    for (const t of ['billing_record', 'billing_export', 'reconcile_session', 'reconcile_run']) await store.client.command({ query: `DROP TABLE IF EXISTS ${store.database}.${t}` });
-    await store.client.command({ query: `DELETE FROM ${store.database}.schema_migrations WHERE name IN ('003_reconcile', '004_billing_digest')` }).catch(() => undefined);
+    // Reusing the raw data: start the reconcile side from scratch (results of earlier runs would
+    // make the first run here a re-run). Every object the reconcile migrations create goes, and
+    // their records with them, so each is applied again in order; read from the migrations
+    // themselves, so a later one that adds columns to these tables cannot be left half-applied.
+    await resetReconcileSide(store);
   }
   await store.migrate();
   if (generated === undefined) {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { rerunAdvice, servicePids, watchQuiet } from '../measure/quiet.js';
 import { parseBenchArgs } from './options.js';
-import { markdownReport } from './report.js';
+import { evaluateTargets, markdownReport } from './report.js';
 import { runBench } from './run.js';
 import { resultSvg } from './svg.js';
 import type { BenchResult } from './types.js';
@@ -41,6 +41,9 @@ async function main(): Promise<number> {
   const watch = watchQuiet({ servicePids: servicePids() });
   const result = await runBench(options);
   result.quiet = watch.stop();
+  // The targets' analyses say whether other work shared the machine: judge that by the watch,
+  // which only now has its verdict (the start load average alone lags and misleads).
+  result.targets = evaluateTargets(result);
   process.stdout.write(markdownReport(result));
   if (options.outDir !== undefined) {
     const files = writeResults(options.outDir, result, { allowBusy: options.allowBusy });
