@@ -352,12 +352,20 @@ GROUP BY session_id
 /** Billing state of every session of a session-ID range of a period, in two set-based queries. */
 export async function loadStates(store: Store, period: Period, range: { lo: string; hi: string }): Promise<Map<string, RecordState>> {
   const params = { from_ms: period.fromMs, to_ms: period.toMs, lo: range.lo, hi: range.hi };
-  const out = new Map<string, RecordState>();
   // Both queries are sent at once: on chDB they queue together, ahead of later writes.
   const [latest, exported] = await Promise.all([
     store.select<Record<string, string | number>>(STATE_SQL, params),
     store.select<Record<string, string | number>>(EXPORTED_SQL, params),
   ]);
+  return recordStates(latest, exported);
+}
+
+/**
+ * The billing state of each session from the rows of a latest-version query and an exported-version
+ * query (columns as STATE_SQL and EXPORTED_SQL name them; the cycle queries name them alike).
+ */
+export function recordStates(latest: readonly Record<string, string | number>[], exported: readonly Record<string, string | number>[]): Map<string, RecordState> {
+  const out = new Map<string, RecordState>();
   for (const r of latest) {
     out.set(String(r['session_id']), {
       latest: {

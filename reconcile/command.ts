@@ -138,7 +138,7 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     lease = await PeriodLease.acquire(store, period ?? new CyclePlan(cfg, cycle!).readWindow, runId);
     const runOpts = {
       runId,
-      ...(lease !== undefined ? { lease } : {}),
+      lease,
       ...(flags.asOf !== undefined ? { asOfMs: parseInstant('--as-of', flags.asOf) } : {}),
       onProgress: progress.onProgress,
       ...(zone !== null ? { timeZone: zone } : {}),

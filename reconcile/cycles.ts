@@ -27,7 +27,7 @@
 import type { Store } from '../aggregate/store/types.js';
 import { DAY_MS, localToUtc } from '../schemas/calendar.js';
 import { PevmeterError } from '../schemas/errors.js';
-import type { RecordState, RecordStatus } from './billing.js';
+import { recordStates, type RecordState } from './billing.js';
 import type { ReconcileConfig } from './config.js';
 import { conflicts, exportedPeriods, overlapError } from './export-scope.js';
 import type { EnrollmentFact, Period, PeriodFilter, SessionFacts } from './types.js';
@@ -177,25 +177,5 @@ export async function loadCycleStates(store: Store, cycle: string, range: { lo: 
     store.select<Record<string, string | number>>(CYCLE_STATE_SQL, params),
     store.select<Record<string, string | number>>(CYCLE_EXPORTED_SQL, params),
   ]);
-  const out = new Map<string, RecordState>();
-  for (const r of latest) {
-    out.set(String(r['session_id']), {
-      latest: {
-        version: Number(r['version']),
-        status: String(r['status']) as RecordStatus,
-        sha: String(r['sha']),
-        energyWh: Number(r['energy_wh']),
-        amountMinor: Number(r['amount_minor']),
-        currency: String(r['currency']),
-      },
-      exported: null,
-    });
-  }
-  for (const r of exported) {
-    const id = String(r['session_id']);
-    const s = out.get(id) ?? { latest: null, exported: null };
-    s.exported = { version: Number(r['ex_version']), sha: String(r['ex_sha']), energyWh: Number(r['ex_energy_wh']), amountMinor: Number(r['ex_amount_minor']), configSha: String(r['ex_config']) };
-    out.set(id, s);
-  }
-  return out;
+  return recordStates(latest, exported);
 }
