@@ -8,7 +8,9 @@
  * sessions; build a smaller one with `npm run bench:reconcile -- --sessions 20000 --runs 1 --data DIR`,
  * and one five times larger by copying its folder and running `bench/queries/replicate.ts` on the copy).
  * Opening it applies any missing migration, so a store made before the aggregates is backfilled
- * first (the backfill's time is reported, not counted in the queries).
+ * first (the backfill's time is reported, not counted in the queries). As the other benchmarks,
+ * it watches the machine while the queries run: only a quiet run writes `--out`
+ * (bench/measure/quiet.ts); a busy one writes beside it and says how to rerun.
  *
  * Queries, each over `--keys` random keys (one warm-up call first, not counted): one session's
  * rollup; one session's minutes; one premise's, PEV's and account's sessions of the period. A
@@ -17,7 +19,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
 import {
@@ -26,6 +28,7 @@ import {
 import { openStore } from '../../aggregate/store/connect.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { packageRoot } from '../../schemas/index.js';
+import { rerunAdvice, watchQuiet } from '../measure/quiet.js';
 
 interface Options {
   data: string;
@@ -36,6 +39,7 @@ interface Options {
   programRuns: number;
   exportRuns: number;
   out: string;
+  allowBusy?: boolean;
 }
 
 function positive(value: string): number {
@@ -87,7 +91,10 @@ async function run(o: Options): Promise<void> {
     const m0 = performance.now();
     const migrated = await store.migrate();
     const migrateMs = Math.round(performance.now() - m0);
-    if (migrated.applied.length > 0) console.log(`applied ${migrated.applied.join(', ')} in ${(migrateMs / 1000).toFixed(1)} s (backfill of a store made before the aggregates)`);
+    // Migrations (and their backfills) run before the watch: they are set-up, not the queries.
+    if (migrated.applied.length > 0) console.log(`applied ${migrated.applied.join(', ')} in ${(migrateMs / 1000).toFixed(1)} s (not counted in the queries)`);
+    // Only a quiet run replaces the published figures (bench/measure/quiet.ts).
+    const watch = watchQuiet();
     const range: TimeRange = { fromMs: Date.parse(o.from), toMs: Date.parse(o.to) };
     const keys = await sampleKeys(store, o.keys);
     if (keys.sessionIds.length === 0) throw new Error(`${o.data} (database ${o.database}) holds no sessions: build one first (npm run bench:reconcile -- --sessions 20000 --runs 1 --data ${o.data})`);
@@ -119,10 +126,15 @@ async function run(o: Options): Promise<void> {
       targets: { sessionP99Ms: 20, keyMonthP99Ms: 50, exportSeconds: 5 },
       timings,
       export: { runs: exportMs, bytes: exportBytes },
+      quiet: watch.stop(),
     };
-    mkdirSync(join(packageRoot(), 'bench', 'results'), { recursive: true });
-    writeFileSync(o.out, JSON.stringify(result, null, 2) + '\n');
-    console.log(`wrote ${o.out} (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+    const requested = resolve(o.out);
+    const out = result.quiet.publishable || o.allowBusy === true ? requested : join(dirname(requested), `${basename(requested, '.json')}-busy-${Date.now()}.json`);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${out} (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+    if (!result.quiet.publishable) console.error(`[bench:queries] ${rerunAdvice(result.quiet, 'npm run bench:queries')}${out === requested ? ' (written anyway: --allow-busy)' : ` ${requested} is unchanged.`}`);
+    else for (const note of result.quiet.notes ?? []) console.error(`[bench:queries] quiet: ${note}`);
   } finally {
     await store.close();
   }
@@ -137,7 +149,8 @@ const program = new Command('bench:queries')
   .option('--to <iso>', 'period end (UTC, exclusive)', instant, '2026-10-31T07:00:00Z')
   .option('--program-runs <n>', 'timed lookups per program', positive, 3)
   .option('--export-runs <n>', 'timed exports of the whole period', positive, 3)
-  .option('--out <file>', 'JSON result', join(packageRoot(), 'bench', 'results', 'queries.json'))
+  .option('--out <file>', 'where the JSON of a quiet run goes; a busy run writes <name>-busy-<time>.json beside it', join(packageRoot(), 'bench', 'results', 'queries.json'))
+  .option('--allow-busy', 'write --out even if other work shared the machine (the result says so)')
   .action(async (o: Options) => run(o));
 
 await program.parseAsync(process.argv);
