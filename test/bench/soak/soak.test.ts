@@ -72,7 +72,12 @@ void t.test('a 30-second soak: totals equal the truth, lag back to zero, verdict
   t.same(r.verdict.criteria.filter((c) => c.name === 'lag-zero' || c.name === 'truth').map((c) => c.ok), [true, true]);
   t.equal(r.verdict.rss.samples, load.filter((s) => s.t >= load.at(-1)!.t / 2).length, 'the RSS trend is over the second half of the load');
   const lenient = evaluateSoak(r.samples, end, { ...o.bounds, rssMiBPerHour: 1e12, p99MsPerHour: 1e12 });
-  t.equal(lenient.passed, true, 'with bounds nothing can exceed, the run passes: lag and totals are right');
+  // On a loaded machine records become visible in bursts, so some 3-s samples have no p99 and the
+  // short second half may hold too few to judge a trend: that is the only way a criterion may fail
+  // here, never a bound.
+  const failed = lenient.criteria.filter((c) => !c.ok);
+  t.same(failed.filter((c) => !(c.name.endsWith('-trend') && c.detail.startsWith('too short to judge'))), [], 'with bounds nothing can exceed, no criterion fails on its bound: lag and totals are right');
+  t.equal(lenient.passed, failed.length === 0);
   const strict = evaluateSoak(r.samples, end, { ...o.bounds, rssMiBPerHour: -1e12, p99MsPerHour: -1e12 });
   t.same(strict.criteria.map((c) => c.ok), [false, false, true, true], 'with bounds nothing can meet, the trends fail and only they');
   t.equal(strict.passed, false);
