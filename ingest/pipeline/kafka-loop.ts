@@ -52,6 +52,14 @@ export interface LoopOptions {
  */
 const CRASH_AFTER_INSERT = Number(process.env['PEVMETER_TEST_CRASH_AFTER_INSERT'] ?? 0);
 
+/**
+ * Idle this long (nothing consumed, nothing in flight), the loop resumes every assigned partition
+ * again, and again at most this often while idle: a partition left paused by a rebalance would
+ * otherwise never be read (IngestConsumer.reassertResumed).
+ */
+const REASSERT_RESUME_IDLE_MS = 1_000;
+const REASSERT_RESUME_EVERY_MS = 5_000;
+
 /** How long a full window is waited on before the partitions are paused. */
 const PAUSE_AFTER_MS = 1_000;
 
@@ -120,6 +128,7 @@ export async function runKafkaLoop(
   let perMessage = 0;
   const want = () => unitMessages(cfg.kafka.consumeBatch, cfg.pipeline.maxUnitRecords, perMessage);
   let idleSince = Date.now();
+  let lastReassert = 0;
   const revoked = new Set<string>();
   consumer.onRevoke = (keys) => {
     for (const k of keys) revoked.add(k);
@@ -179,6 +188,11 @@ export async function runKafkaLoop(
     if (messages.length === 0) {
       // Time with units in flight (or paused behind them) is not idle time.
       if (inflight.length > 0) idleSince = Date.now();
+      const now = Date.now();
+      if (now - idleSince >= REASSERT_RESUME_IDLE_MS && now - lastReassert >= REASSERT_RESUME_EVERY_MS) {
+        lastReassert = now;
+        consumer.reassertResumed();
+      }
       if (opts.idleExitMs !== undefined && inflight.length === 0 && Date.now() - idleSince >= opts.idleExitMs) {
         // Idle is not drained: partitions may be between owners after a rebalance, or a commit may
         // have failed and left its data to be read again. Exit only once the group's committed

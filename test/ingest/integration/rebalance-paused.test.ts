@@ -56,7 +56,7 @@ void t.test('partitions paused, revoked and given back are read again: the group
   }
   const table = await reader.table(run.sourcePartitions);
   const stuck = table.filter((o) => o.committed < o.high).map((o) => `${tpKey(o.topic, o.partition)} ${o.committed}/${o.high}`);
-  t.ok(drained, `the group drains after B leaves; partitions left behind: ${stuck.join(', ') || 'none'}`);
+  t.ok(drained, `the group drains after B leaves; partitions left behind: ${stuck.join(', ') || 'none'}${drained ? '' : `\n${logTail(run, 40)}`}`);
   a.kill('SIGTERM');
   const aExit = await a.wait(45_000, 'A stopping');
   t.equal(aExit.code, 0, aExit.code === 0 ? 'A stops cleanly' : logTail(run, 20));
