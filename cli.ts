@@ -6,7 +6,7 @@
  */
 import { Command } from 'commander';
 import { PevmeterError } from './schemas/errors.js';
-import { registerSqlCommand } from './aggregate/command.js';
+import { registerRefreshCommand, registerSqlCommand } from './aggregate/command.js';
 import { scrubSecrets } from './schemas/scrub.js';
 import { registerIngestCommands } from './ingest/command.js';
 import { registerReconcileCommand } from './reconcile/command.js';
@@ -24,6 +24,7 @@ registerRunCommand(program);
 registerSimulateCommand(program);
 registerReconcileCommand(program);
 registerStatementCommand(program);
+registerRefreshCommand(program);
 registerSqlCommand(program);
 
 /** The secrets the environment holds (PEVMETER_*PASSWORD, *TOKEN): the CLI's last line of defence. */

@@ -1,12 +1,15 @@
 /**
- * The store's command. `pevmeter sql [QUERY]`: a SQL console for the store (embedded or a server), for the queries
+ * The store's commands. `pevmeter refresh`: brings the finished session rollups up to date
+ * (aggregate/rollups.ts, refreshRollups). `pevmeter sql [QUERY]`: a SQL console for the store (embedded or a server), for the queries
  * `run` and docs/reconcile.md suggest. The query comes from the argument or from stdin; the output
  * is a table on a terminal and TabSeparatedWithNames in a pipe, unless --format says otherwise.
  */
 import { text } from 'node:stream/consumers';
+import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cli-options.js';
 import { PevmeterError } from '../schemas/errors.js';
+import { refreshRollups } from './rollups.js';
 import { openStore, storeOptionsOf } from './store/connect.js';
 import { runUserSql } from './store/sql.js';
 
@@ -35,6 +38,48 @@ export function registerSqlCommand(program: Command): void {
     try {
       await runUserSql(store, q, { format, out: process.stdout, ...(flags.allowWrites === true ? { allowWrites: true } : {}) });
     } finally {
+      await store.close();
+    }
+  });
+}
+
+interface RefreshFlags extends StoreFlags {
+  json?: boolean;
+  progress?: 'auto' | 'bar' | 'json' | 'none';
+}
+
+export function registerRefreshCommand(program: Command): void {
+  addStoreOptions(
+    program
+      .command('refresh')
+      .description(
+        'finish the session rollups: compute every session whose rollup is missing or older than its rows, so lookups and exports read one row per session; ' +
+          'safe while ingest runs and when run again (run it after ingest, or every few minutes)',
+      )
+      .option('--progress <mode>', 'auto (a bar on a terminal, else none), bar, json (lines on stderr) or none', 'auto')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (flags: RefreshFlags) => {
+    const store = await openStore(storeOptionsOf(configFromFlags(flags)));
+    const mode = flags.progress === 'auto' || flags.progress === undefined ? (process.stderr.isTTY ? 'bar' : 'none') : flags.progress;
+    const bar = mode === 'bar' ? new SingleBar({ stream: process.stderr, format: 'refresh |{bar}| {value}/{total} sessions', hideCursor: true }) : undefined;
+    try {
+      await store.migrate();
+      const result = await refreshRollups(store, {
+        onProgress: (done, total) => {
+          if (mode === 'json') process.stderr.write(JSON.stringify({ event: 'refresh.progress', done, total }) + '\n');
+          if (bar === undefined || total === 0) return;
+          if (done === 0) bar.start(total, 0);
+          else bar.update(done);
+        },
+      });
+      bar?.stop();
+      process.stdout.write(
+        flags.json === true
+          ? JSON.stringify({ database: store.database, refreshed: result.stale, seconds: Number(result.seconds.toFixed(3)) }) + '\n'
+          : `refreshed ${result.stale.toLocaleString('en-US')} session rollups in ${result.seconds.toFixed(1)} s (${store.database}); every other rollup was current\n`,
+      );
+    } finally {
+      bar?.stop();
       await store.close();
     }
   });

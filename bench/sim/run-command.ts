@@ -13,7 +13,7 @@ import type { Config } from '../../schemas/config.js';
 import { createLogger, type Logger } from '../../ingest/log.js';
 import { ingestFilesWithProgress } from '../../ingest/files-command.js';
 import { openMigratedStore, runIngestService, withPipeline } from '../../ingest/service.js';
-import { rollupTotals } from '../../aggregate/rollups.js';
+import { refreshRollups, rollupTotals } from '../../aggregate/rollups.js';
 import { toInt } from '../../aggregate/store/index.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { TOPICS } from '../../schemas/index.js';
@@ -49,6 +49,9 @@ export interface RunSummary {
   exact: boolean;
   mismatchedSessions: number;
   minuteRows: number;
+  /** Session rollups finished after ingest (`pevmeter refresh`), and how long that took. */
+  rollupsFinished: number;
+  refreshSeconds: number;
   unfinishedSessions: number;
   conflicts: number;
   deadLetters: Record<string, number>;
@@ -141,7 +144,11 @@ export function registerRunCommand(program: Command): void {
     const store = await openMigratedStore(cfg, log);
     let facts;
     let check;
+    let refresh;
     try {
+      // What a deployment does after ingest (or every few minutes): finish the rollups, so the
+      // totals below and a billing system's lookups read one row per session.
+      refresh = await refreshRollups(store);
       facts = await storedFacts(store);
       check = await checkTruth(store, readTruthFile(fleetDir), { source: 'views' });
     } finally {
@@ -161,6 +168,8 @@ export function registerRunCommand(program: Command): void {
       exact: check.status === 'pass',
       mismatchedSessions: check.mismatchedSessions,
       minuteRows: facts.minuteRows,
+      rollupsFinished: refresh.stale,
+      refreshSeconds: Number(refresh.seconds.toFixed(3)),
       unfinishedSessions: facts.unfinished,
       conflicts: facts.conflicts,
       deadLetters: facts.deadLetters,
@@ -182,6 +191,7 @@ export function registerRunCommand(program: Command): void {
           `  energy             ${kwh(summary.energyWh)} kWh (${summary.energyWh.toLocaleString('en-US')} Wh)`,
           `  simulator truth    ${kwh(summary.truthEnergyWh)} kWh: ${summary.exact ? 'exact, every session' : `${summary.mismatchedSessions} sessions differ`}`,
           `  per-minute rows    ${summary.minuteRows.toLocaleString('en-US')}`,
+          `  finished rollups   ${summary.rollupsFinished.toLocaleString('en-US')} sessions in ${summary.refreshSeconds.toFixed(1)} s (pevmeter refresh)`,
           `  conflicts          ${summary.conflicts} intervals resent with different values (first received counts)`,
           `  dead letters       ${dead}`,
           `  data               ${summary.storePath} (database ${summary.database})`,

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { allRollups, minutesSlice } from '../../aggregate/rollups.js';
+import { allRollups, minutesSlice, refreshRollups, sessionRollup, staleSessions } from '../../aggregate/rollups.js';
 import { toInt } from '../../aggregate/store/values.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { Rng } from '../../bench/sim/random.js';
@@ -174,6 +174,10 @@ async function compare(t: Test, store: Store, truth: Map<string, Truth>, when: s
     expected.map(([sid, s]) => [sid, s.energyWh, s.intervals, s.expected, s.conflicts, s.firstMs, s.lastMs, s.hasEnd, s.endWh]),
     `${when}: aggregates equal the truth`,
   );
+  // One session at a time (finished rows where current, states for the rest) gives the same.
+  const one: unknown[] = [];
+  for (const r of rollups) one.push(await sessionRollup(store, r.sessionId));
+  t.same(one, rollups, `${when}: each session's own rollup equals the whole-store read`);
   const view = await store.select<Record<string, unknown>>(
     'SELECT session_id, energy_wh, intervals_seen, intervals_expected, conflicts, toInt64(toUInt32(first_interval_start)) * 1000 AS f, toInt64(toUInt32(last_activity)) * 1000 AS l, has_end, end_energy_wh FROM {db}.session_rollup ORDER BY session_id',
   );
@@ -228,16 +232,39 @@ void t.test('aggregates equal the truth and the read-time views under random del
     inserts += await insertSplit(store, rng, 'interval_raw', copies, ivRow);
     inserts += await insertSplit(store, rng, 'session_event_raw', ends, endRow);
     await compare(t, store, truthOf(all, allEnds), `after round ${r} (seed ${seed})`);
+    if (r % 2 === 1) {
+      // Finish the rollups now and then: the next round's rows make some of them stale again.
+      const refreshed = await refreshRollups(store, { chunk: 16 });
+      t.ok(refreshed.stale > 0, `round ${r}: ${refreshed.stale} rollups to finish`);
+      t.same(await staleSessions(store), [], `after round ${r}'s refresh nothing is stale`);
+      await compare(t, store, truthOf(all, allEnds), `after round ${r}'s refresh`);
+      // A late interval for finished sessions: their finished rows are out of date at once, and
+      // the reads must answer from the states (the energy changes, so a stale row would show).
+      const late: Copy[] = [];
+      const last = new Map<string, Copy>();
+      for (const c of all) if ((last.get(c.session_id)?.seq ?? -1) < c.seq) last.set(c.session_id, c);
+      for (const c of rng.shuffle([...last.values()]).slice(0, 5)) {
+        late.push({ ...c, seq: c.seq + 1, interval_start: c.interval_start + c.interval_s, energy_wh: rng.int(1, 500), src_partition: 99, src_offset: late.length + 10 * r });
+      }
+      all.push(...late);
+      await store.insertTsv('interval_raw', [tsv('interval_raw', late.map(ivRow))]);
+      inserts++;
+      t.equal((await staleSessions(store)).length, 5, `round ${r}: the late intervals make their 5 sessions stale`);
+      await compare(t, store, truthOf(all, allEnds), `after round ${r}'s late intervals`);
+    }
   }
   const truth = truthOf(all, allEnds);
-  // The seeds' deliveries, pinned so that a change to the generator is seen: 6,228 rows for 84
-  // sessions, 480 seqs in conflict, in 95 inserts.
+  // The seeds' deliveries, pinned so that a change to the generator is seen: 6,243 rows (15 of
+  // them late intervals) for 84 sessions, 480 seqs in conflict, in 98 inserts.
   t.same(
     { sessions: truth.size, conflicts: [...truth.values()].reduce((a, s) => a + s.conflicts, 0), copies: all.length, inserts },
-    { sessions: 84, conflicts: 480, copies: 6228, inserts: 95 },
+    { sessions: 84, conflicts: 480, copies: 6243, inserts: 98 },
   );
-  for (const table of ['interval_raw', 'session_event_raw', 'interval_copies', 'session_event_state']) {
+  for (const table of ['interval_raw', 'session_event_raw', 'interval_copies', 'session_event_state', 'session_rollup_final']) {
     await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.${table} FINAL` });
   }
   await compare(t, store, truth, 'after OPTIMIZE FINAL');
+  await refreshRollups(store);
+  t.same(await staleSessions(store), [], 'every rollup finished');
+  await compare(t, store, truth, 'every rollup finished, after OPTIMIZE FINAL');
 });

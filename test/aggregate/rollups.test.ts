@@ -3,10 +3,13 @@
  * and conflicts, the same answers as the read-time views, the lookups by key, the backfill of a
  * store made before the aggregates existed, and the error when they are absent.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import {
-  exportRollups, minutesOf, rollupTotals, sessionMinutes, sessionRollup, sessionsBy,
+  exportRollups, minutesOf, refreshRollups, rollupTotals, sessionMinutes, sessionRollup, sessionsBy, staleSessions,
 } from '../../aggregate/rollups.js';
 import { splitStatements } from '../../aggregate/store/migrate.js';
 import { toInt } from '../../aggregate/store/values.js';
@@ -101,55 +104,140 @@ void t.test('the whole period as CSV', async (t) => {
   t.match(lines[1], new RegExp(`^"${S1}",.*,150,4,4,1,`));
 });
 
+/** Takes a store back to before migration 010: no counting views, counters or finished rollups. */
+async function undoFinishedRollups(store: Store): Promise<void> {
+  const db = store.database;
+  for (const v of ['interval_copies_counted_mv', 'session_event_state_counted_mv', 'vehicle_report_state_counted_mv']) await store.client.command({ query: `DROP VIEW IF EXISTS ${db}.${v}` });
+  await store.client.command({ query: `DROP TABLE IF EXISTS ${db}.session_rollup_final` });
+  for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state']) {
+    await store.client.command({ query: `ALTER TABLE ${db}.${table} DROP COLUMN IF EXISTS stored_rows` });
+  }
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '010_session_rollup_final'` });
+}
+
 void t.test('a store made before the aggregates is backfilled once, to the same answers', async (t) => {
   const store = await tempStore(t);
-  // The state the current release leaves: raw rows and no aggregates (006 not applied).
+  // The state the release before 006 left: raw rows and no aggregates.
   const db = store.database;
-  for (const v of ['interval_copies_mv', 'session_event_state_mv', 'vehicle_report_state_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
+  for (const v of ['interval_copies_counted_mv', 'session_event_state_counted_mv', 'vehicle_report_state_counted_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
     'session_by_pev_events_mv', 'session_by_pev_intervals_mv', 'enrollment_by_account_mv', 'enrollment_by_program_mv']) {
     await store.client.command({ query: `DROP VIEW ${db}.${v}` });
   }
-  for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program']) {
+  for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program', 'session_rollup_final']) {
     await store.client.command({ query: `DROP TABLE ${db}.${table}` });
   }
-  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ('006_session_aggregates', '009_interval_copies')` });
+  const aggregates = "('006_session_aggregates', '009_interval_copies', '010_session_rollup_final')";
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ${aggregates}` });
   await load(store);
   await t.rejects(sessionRollup(store, S1), {
-    name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false, message: /no aggregate tables: migrations 006_session_aggregates and 009_interval_copies are not both applied/,
+    name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false,
+    message: /no aggregate tables: migrations 006_session_aggregates, 009_interval_copies, 010_session_rollup_final are not all applied/,
   }, 'a clear error while the aggregates are absent');
 
-  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies']);
+  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies', '010_session_rollup_final']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'backfilled from the raw tables');
   t.same(await store.select('SHOW TABLES FROM {db} LIKE \'interval_state%\''), [], "006's interval state is replaced by 009's copies");
   t.same(await sessionsBy(store, { accountId: 'A000000001' }, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS }).then((r) => r.length), 2);
   t.same((await store.migrate()).applied, [], 'applied once');
-  // The backfill run a second time (a migration cut off and restarted) changes nothing either.
-  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ('006_session_aggregates', '009_interval_copies')` });
-  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies']);
+  // The migrations run a second time (cut off and restarted) change nothing either. 006's and
+  // 009's backfills insert the columns their tables had then, so 010 is undone first.
+  await undoFinishedRollups(store);
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ${aggregates}` });
+  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies', '010_session_rollup_final']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP);
   const [raw] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_copies FINAL');
   t.equal(toInt(raw?.n), 2, 'one state row per session block after merging');
+  t.equal((await refreshRollups(store)).stale, 2, 'both sessions finish');
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'and read the same from the finished rows');
 });
 
 void t.test("a store made by the release before 009 (006's interval states) moves to interval_copies with the same answers", async (t) => {
   const store = await tempStore(t);
   const db = store.database;
-  // Put back what 006 made and 009 replaces, and let rows arrive through 006's view.
-  await store.client.command({ query: `DROP VIEW ${db}.interval_copies_mv` });
+  // Put back what 006 made and 009 and 010 replace, and let rows arrive through 006's views.
+  await undoFinishedRollups(store);
   await store.client.command({ query: `DROP TABLE ${db}.interval_copies` });
   await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '009_interval_copies'` });
   const m006 = clickhouseMigrations().find((m) => m.name === '006_session_aggregates');
-  const stateDdl = splitStatements(m006!.sql.replaceAll('{db}', db)).filter((s) => /^CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS \S+\.interval_state(_mv)?\s/m.test(s));
-  t.equal(stateDdl.length, 2, "006's interval_state table and view");
+  const stateDdl = splitStatements(m006!.sql.replaceAll('{db}', db)).filter((s) => /^CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS \S+\.(interval_state(_mv)?|session_event_state_mv|vehicle_report_state_mv)\s/m.test(s));
+  t.equal(stateDdl.length, 4, "006's interval_state table and view, and its event and vehicle views");
   for (const stmt of stateDdl) await store.client.command({ query: stmt });
   await load(store);
   const [before] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_state');
   t.ok(toInt(before?.n) > 0, 'the rows went to the old states');
 
-  t.same((await store.migrate()).applied, ['009_interval_copies']);
+  t.same((await store.migrate()).applied, ['009_interval_copies', '010_session_rollup_final']);
   t.same(await store.select('SHOW TABLES FROM {db} LIKE \'interval_state%\''), [], 'the old view and table are gone');
+  t.same(
+    (await store.select<{ name: string }>("SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE '%state%mv' ORDER BY name", { db })).map((r) => r.name),
+    ['session_event_state_counted_mv', 'vehicle_report_state_counted_mv'],
+    "010's counting views replace 006's",
+  );
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'backfilled from interval_raw: the same rollup');
   // Rows arriving after the move reach the new table only, and an exact resend still counts once.
   await store.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(0, 4))]);
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'a resend after the move changes nothing');
+  t.equal((await refreshRollups(store)).stale, 2);
+  await store.insertTsv('vehicle_report_raw', [tsv('vehicle_report_raw', vehicleReportRows().slice(0, 1))]);
+  t.same(await staleSessions(store), [S1], 'a row through a counting view makes its session stale');
+  t.same(await sessionRollup(store, S1), S1_ROLLUP);
+});
+
+void t.test('finished rollups: read while current, stale after any new row, refreshed exactly', async (t) => {
+  const store = await tempStore(t);
+  await load(store);
+  const month = { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS };
+  t.same(await staleSessions(store), [S1, S2], 'nothing finished yet');
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'answered from the states meanwhile');
+  const progress: [number, number][] = [];
+  t.same((await refreshRollups(store, { chunk: 1, onProgress: (done, total) => progress.push([done, total]) })).stale, 2);
+  t.same(progress, [[0, 2], [1, 2], [2, 2]], 'progress per chunk');
+  t.same(await staleSessions(store), []);
+  t.equal((await refreshRollups(store)).stale, 0, 'a second refresh has nothing to do');
+  const [row] = await store.select<Record<string, unknown>>('SELECT energy_wh, version FROM {db}.session_rollup_final FINAL WHERE session_id = {sid:String}', { sid: S1 });
+  t.same([toInt(row?.['energy_wh']), toInt(row?.['version'])], [150, 6 + 5 + 3], "S1's finished row: 150 Wh, version 14 from its 6 interval, 5 event and 3 report rows");
+
+  // A finished row that still matches its version is what every read returns: mark it to see.
+  const marked = `INSERT INTO {db}.session_rollup_final SELECT * REPLACE (999 AS energy_wh) FROM {db}.session_rollup_final FINAL WHERE session_id = {sid:String}`;
+  await store.client.command({ query: marked.replaceAll('{db}', store.database), query_params: { sid: S1 } });
+  t.equal((await sessionRollup(store, S1))?.energyWh, 999, 'the point lookup reads the finished row');
+  t.same((await sessionsBy(store, { premiseId: 'P000000001' }, month)).map((r) => r.energyWh), [999, 10], 'so does a key lookup');
+  t.equal((await rollupTotals(store)).energyWh, 999 + 10, 'and the whole-store read');
+
+  // Any new row of the session, even an exact resend that changes no answer, makes it stale.
+  await store.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(0, 1))]);
+  t.same(await staleSessions(store), [S1]);
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'answered from the states again');
+  t.same((await sessionsBy(store, { premiseId: 'P000000001' }, month)).map((r) => r.energyWh), [150, 10]);
+  t.same(await rollupTotals(store), { sessions: 2, energyWh: 160, intervals: 5, conflicts: 1, unfinished: 1, minutes: 3 });
+  t.equal((await refreshRollups(store)).stale, 1, 'only S1 is computed again');
+  t.equal((await sessionRollup(store, S1))?.energyWh, 150);
+  for (const [table, rows] of [['session_event_raw', sessionEventRows()], ['vehicle_report_raw', vehicleReportRows()]] as const) {
+    await store.insertTsv(table, [tsv(table, rows.slice(0, 1))]);
+    t.same(await staleSessions(store), [S1], `a ${table} row makes it stale too`);
+    await refreshRollups(store);
+  }
+  await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.session_rollup_final FINAL` });
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'merged to one row per session, the newest');
+  const [n] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.session_rollup_final');
+  t.equal(toInt(n?.n), 2);
+});
+
+void t.test('the whole period as CSV into a file: ClickHouse writes it', async (t) => {
+  const store = await tempStore(t);
+  await load(store);
+  await refreshRollups(store);
+  // Not t.testdir(): that folder holds the store.
+  const dir = mkdtempSync(join(tmpdir(), 'pev-rollups-csv-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "rollups 'quoted'.csv");
+  const bytes = await exportRollups(store, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS }, path);
+  const text = readFileSync(path, 'utf8');
+  t.equal(bytes, Buffer.byteLength(text));
+  const lines = text.trimEnd().split('\n');
+  t.equal(lines.length, 3, 'header and two sessions');
+  t.match(lines[1], new RegExp(`^"${S1}",.*,150,4,4,1,`));
+  t.match(lines[2], new RegExp(`^"${S2}",.*,10,1,1,0,`));
+  await exportRollups(store, { fromMs: (T0 + 500) * MS, toMs: (T0 + 3600) * MS }, path);
+  t.equal(readFileSync(path, 'utf8').trimEnd().split('\n').length, 2, 'written again from the start: S2 alone');
 });

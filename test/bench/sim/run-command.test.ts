@@ -28,4 +28,9 @@ t.test('pevmeter run --json: exact totals against the simulator truth', async (t
   const inFiles = Object.values(manifest.files).reduce((n, c) => n + c.records, 0);
   t.equal(s['recordsIn'], inFiles, 'every record in the container files was ingested');
   t.ok((s['minuteRows'] as number) > 0);
+  t.equal(s['rollupsFinished'], stored.length, "every session's rollup finished after ingest");
+
+  // The refresh command on the same store: nothing left to do, in JSON.
+  const again = await run('node', [cli, 'refresh', '--data', join(dir, 'chdb'), '--json'], { timeout: 60_000 });
+  t.same(JSON.parse(again.stdout), { database: 'pevmeter', refreshed: 0, seconds: (JSON.parse(again.stdout) as { seconds: number }).seconds });
 });
