@@ -69,7 +69,10 @@ GROUP BY session_id;
 DROP VIEW IF EXISTS {db}.vehicle_report_state_mv;
 
 -- One row per session and refresh; the highest version is the current one (FINAL, or a merge).
--- Columns as aggregate/rollups.ts SessionRollup: times in epoch milliseconds (UTC), energy in Wh.
+-- Columns as aggregate/rollups.ts SessionRollup: times in epoch milliseconds (UTC), energy in Wh;
+-- has_end 0/1 as the rollup computed from the states, so an export reads the same either way.
+-- Small compressed blocks: a lookup reads a few rows each from many granules, and with the default
+-- 64 KiB blocks it decompressed about 16 times what it used (20 sessions: 17 ms against 11 ms).
 CREATE TABLE IF NOT EXISTS {db}.session_rollup_final
 (
     session_id         String,
@@ -82,7 +85,7 @@ CREATE TABLE IF NOT EXISTS {db}.session_rollup_final
     intervals_seen     UInt64,
     intervals_expected UInt64,
     conflicts          UInt64,
-    has_end            Bool,
+    has_end            UInt8,
     end_energy_wh      Nullable(Int64),
     end_duration_s     Nullable(Int64),
     last_progress_wh   Int64,
@@ -94,4 +97,4 @@ CREATE TABLE IF NOT EXISTS {db}.session_rollup_final
 )
 ENGINE = ReplacingMergeTree(version)
 ORDER BY session_id
-SETTINGS index_granularity = 256;
+SETTINGS index_granularity = 256, min_compress_block_size = 4096, max_compress_block_size = 8192;
