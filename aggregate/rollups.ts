@@ -218,6 +218,31 @@ FROM (${versionsSql(filter)}) AS cur
 LEFT JOIN (SELECT * FROM {db}.session_rollup_final FINAL WHERE ${filter}) AS f ON f.session_id = cur.session_id`;
 }
 
+/**
+ * The finished rows of the named sessions that are current, and only those: one session by a scalar
+ * version (`{sid}`), several by (session, version) pairs (`{sids}`). Cheaper than checkedSql (no
+ * join): 10 ms against 14 ms for one session on the 1,000,000-session store, so the point lookups
+ * use it and infer the stale sessions from the IDs missing in the answer.
+ */
+function freshSql(ids: 'one' | 'many'): string {
+  const cols = ROLLUP_COLUMNS.join(', ');
+  if (ids === 'one') {
+    const f = 'session_id = {sid:String}';
+    return `
+SELECT ${cols} FROM {db}.session_rollup_final FINAL WHERE ${f} AND version =
+(
+  SELECT sum(stored_rows) FROM
+  (
+    SELECT stored_rows FROM {db}.interval_copies WHERE ${f}
+    UNION ALL SELECT stored_rows FROM {db}.session_event_state WHERE ${f}
+    UNION ALL SELECT stored_rows FROM {db}.vehicle_report_state WHERE ${f}
+  )
+)`;
+  }
+  const f = 'session_id IN {sids:Array(String)}';
+  return `SELECT ${cols} FROM {db}.session_rollup_final FINAL WHERE ${f} AND (session_id, version) IN (${versionsSql(f)})`;
+}
+
 /** Sessions whose finished rollup is missing or older than their rows, in session ID order. */
 function staleSql(): string {
   return `
@@ -327,6 +352,19 @@ function bySessionId(a: SessionRollup, b: SessionRollup): number {
 }
 
 /**
+ * The rollups of the named sessions (at most STALE_LIST_LIMIT), in session ID order: their current
+ * finished rows, then the rest (stale, or without any rollup) computed from the states.
+ */
+async function rollupsOf(store: Store, what: string, ids: readonly string[]): Promise<SessionRollup[]> {
+  const rows = ids.length === 1 ? await select(store, what, freshSql('one'), { sid: ids[0] }) : await select(store, what, freshSql('many'), { sids: ids });
+  const out = rows.map(toRollup);
+  const fresh = new Set(out.map((r) => r.sessionId));
+  const stale = ids.filter((id) => !fresh.has(id));
+  if (stale.length > 0) out.push(...(await select(store, what, rollupSql('session_id IN {sids:Array(String)}'), { sids: stale })).map(toRollup));
+  return out.sort(bySessionId);
+}
+
+/**
  * The rollups of the sessions `filter` selects, in session ID order: the finished row where it is
  * current, computed from the states for the others (a second query, only when there are some).
  */
@@ -399,7 +437,7 @@ export async function refreshRollups(
 
 /** One session's rollup, or null when it has no counted interval. */
 export async function sessionRollup(store: Store, sessionId: string): Promise<SessionRollup | null> {
-  const [r] = await checkedRollups(store, `rollup of session ${sessionId}`, 'session_id = {sid:String}', { sid: sessionId });
+  const [r] = await rollupsOf(store, `rollup of session ${sessionId}`, [sessionId]);
   return r ?? null;
 }
 
@@ -428,7 +466,7 @@ export async function sessionsBy(store: Store, key: SessionKey, range: TimeRange
   const rollups =
     ids.length > STALE_LIST_LIMIT
       ? await checkedRollups(store, what, `session_id IN (${sessionsOf(key)})`, params)
-      : await checkedRollups(store, what, 'session_id IN {sids:Array(String)}', { sids: ids });
+      : await rollupsOf(store, what, ids);
   return rollups.filter((r) => r.firstIntervalMs < range.toMs && r.lastActivityMs > range.fromMs);
 }
 

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { allRollups, minutesSlice, refreshRollups, sessionRollup, staleSessions } from '../../aggregate/rollups.js';
+import { allRollups, minutesSlice, refreshRollups, sessionRollup, sessionsBy, staleSessions } from '../../aggregate/rollups.js';
 import { toInt } from '../../aggregate/store/values.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { Rng } from '../../bench/sim/random.js';
@@ -178,6 +178,11 @@ async function compare(t: Test, store: Store, truth: Map<string, Truth>, when: s
   const one: unknown[] = [];
   for (const r of rollups) one.push(await sessionRollup(store, r.sessionId));
   t.same(one, rollups, `${when}: each session's own rollup equals the whole-store read`);
+  // The premise index knows a session from its events and its seq 0 (docs/architecture.md): the
+  // sessions here that lost both are found by ID only.
+  const indexed = new Set((await store.select<{ session_id: string }>("SELECT DISTINCT session_id FROM {db}.session_by_premise WHERE premise_id = 'P1'")).map((r) => r.session_id));
+  const premise = await sessionsBy(store, { premiseId: 'P1' }, { fromMs: 0, toMs: 4_000_000_000_000 });
+  t.same(premise, rollups.filter((r) => indexed.has(r.sessionId)), `${when}: and so does the lookup of their premise (${premise.length} of ${rollups.length} indexed)`);
   const view = await store.select<Record<string, unknown>>(
     'SELECT session_id, energy_wh, intervals_seen, intervals_expected, conflicts, toInt64(toUInt32(first_interval_start)) * 1000 AS f, toInt64(toUInt32(last_activity)) * 1000 AS l, has_end, end_energy_wh FROM {db}.session_rollup ORDER BY session_id',
   );
