@@ -1,14 +1,16 @@
 /**
  * The read API over the aggregates kept as rows arrive (schemas/clickhouse/006_session_aggregates.sql,
- * and 009_interval_copies.sql for the interval copies):
- * one session's rollup and minutes, and the sessions of a premise, PEV, account or program in a
- * time range. Callers (the CLI, the checkers, the benchmarks) use these functions instead of
- * writing SQL against the aggregate tables.
+ * 009_interval_copies.sql for the interval copies, 010_session_rollup_final.sql for the finished
+ * rollups): one session's rollup and minutes, and the sessions of a premise, PEV, account or
+ * program in a time range. Callers (the CLI, the checkers, the benchmarks) use these functions
+ * instead of writing SQL against the aggregate tables.
  *
  * Cost follows the answer: every query here first narrows to a set of session IDs through a table
  * ordered by the lookup key (interval_copies and the state tables by session_id, session_by_premise
- * and session_by_pev by premise and PEV, enrollment_by_account/_program by account and program), then merges only
- * those sessions' states. The only full read is `exportRollups`, which is asked for everything.
+ * and session_by_pev by premise and PEV, enrollment_by_account/_program by account and program),
+ * then reads those sessions' finished rollups where they are current (`refreshRollups` writes
+ * them; a session's version tells a current one) and merges the states of the others only. The
+ * only full reads are the whole-store ones (`allRollups`, `rollupTotals`, `exportRollups`).
  *
  * Exactly-once lives in the states (a set of distinct copies per session block, see the
  * migration) and in `copiesSql`, the one place that picks the counted copy of each seq; the rest
@@ -222,14 +224,15 @@ LEFT JOIN (SELECT * FROM {db}.session_rollup_final FINAL WHERE ${filter}) AS f O
  * The finished rows of the named sessions that are current, and only those: one session by a scalar
  * version (`{sid}`), several by (session, version) pairs (`{sids}`). Cheaper than checkedSql (no
  * join): 10 ms against 14 ms for one session on the 1,000,000-session store, so the point lookups
- * use it and infer the stale sessions from the IDs missing in the answer.
+ * use it and infer the stale sessions from the IDs missing in the answer. No FINAL: rows of equal
+ * version were computed from the same rows (two refreshes racing), so any one of them will do.
  */
 function freshSql(ids: 'one' | 'many'): string {
   const cols = ROLLUP_COLUMNS.join(', ');
   if (ids === 'one') {
     const f = 'session_id = {sid:String}';
     return `
-SELECT ${cols} FROM {db}.session_rollup_final FINAL WHERE ${f} AND version =
+SELECT ${cols} FROM {db}.session_rollup_final WHERE ${f} AND version =
 (
   SELECT sum(stored_rows) FROM
   (
@@ -237,10 +240,11 @@ SELECT ${cols} FROM {db}.session_rollup_final FINAL WHERE ${f} AND version =
     UNION ALL SELECT stored_rows FROM {db}.session_event_state WHERE ${f}
     UNION ALL SELECT stored_rows FROM {db}.vehicle_report_state WHERE ${f}
   )
-)`;
+)
+LIMIT 1`;
   }
   const f = 'session_id IN {sids:Array(String)}';
-  return `SELECT ${cols} FROM {db}.session_rollup_final FINAL WHERE ${f} AND (session_id, version) IN (${versionsSql(f)})`;
+  return `SELECT ${cols} FROM {db}.session_rollup_final WHERE ${f} AND (session_id, version) IN (${versionsSql(f)}) LIMIT 1 BY session_id`;
 }
 
 /** Sessions whose finished rollup is missing or older than their rows, in session ID order. */
