@@ -5,10 +5,10 @@
  * is a table on a terminal and TabSeparatedWithNames in a pipe, unless --format says otherwise.
  */
 import { text } from 'node:stream/consumers';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cli-options.js';
 import { PevmeterError } from '../schemas/errors.js';
+import { parseProgressMode, progressReporter, type ProgressMode } from '../schemas/progress.js';
 import { refreshRollups } from './rollups.js';
 import { openStore, storeOptionsOf } from './store/connect.js';
 import { runUserSql } from './store/sql.js';
@@ -45,7 +45,7 @@ export function registerSqlCommand(program: Command): void {
 
 interface RefreshFlags extends StoreFlags {
   json?: boolean;
-  progress?: 'auto' | 'bar' | 'json' | 'none';
+  progress?: ProgressMode;
 }
 
 export function registerRefreshCommand(program: Command): void {
@@ -56,30 +56,26 @@ export function registerRefreshCommand(program: Command): void {
         'finish the session rollups: compute every session whose rollup is missing or older than its rows, so lookups and exports read one row per session; ' +
           'safe while ingest runs and when run again (run it after ingest, or every few minutes)',
       )
-      .option('--progress <mode>', 'auto (a bar on a terminal, else none), bar, json (lines on stderr) or none', 'auto')
+      .option('--progress <mode>', 'auto (a bar on a terminal, JSON lines otherwise), bar, json or none; on stderr', parseProgressMode, 'auto')
       .option('--json', 'print the result as JSON'),
   ).action(async (flags: RefreshFlags) => {
     const store = await openStore(storeOptionsOf(configFromFlags(flags)));
-    const mode = flags.progress === 'auto' || flags.progress === undefined ? (process.stderr.isTTY ? 'bar' : 'none') : flags.progress;
-    const bar = mode === 'bar' ? new SingleBar({ stream: process.stderr, format: 'refresh |{bar}| {value}/{total} sessions', hideCursor: true }) : undefined;
+    const progress = progressReporter<{ done: number; total: number }>(flags.progress, process.stderr, {
+      event: 'refresh.progress',
+      format: 'refresh |{bar}| {value}/{total} sessions',
+      position: (p) => ({ value: p.done, total: p.total }),
+    });
     try {
       await store.migrate();
-      const result = await refreshRollups(store, {
-        onProgress: (done, total) => {
-          if (mode === 'json') process.stderr.write(JSON.stringify({ event: 'refresh.progress', done, total }) + '\n');
-          if (bar === undefined || total === 0) return;
-          if (done === 0) bar.start(total, 0);
-          else bar.update(done);
-        },
-      });
-      bar?.stop();
+      const result = await refreshRollups(store, { onProgress: (done, total) => progress.onProgress({ done, total }) });
+      progress.stop();
       process.stdout.write(
         flags.json === true
           ? JSON.stringify({ database: store.database, refreshed: result.stale, seconds: Number(result.seconds.toFixed(3)) }) + '\n'
           : `refreshed ${result.stale.toLocaleString('en-US')} session rollups in ${result.seconds.toFixed(1)} s (${store.database}); every other rollup was current\n`,
       );
     } finally {
-      bar?.stop();
+      progress.stop();
       await store.close();
     }
   });

@@ -208,24 +208,12 @@ function versionsSql(filter: string): string {
 }
 
 /**
- * The finished rollup of each session that `filter` selects, beside its current version: `fresh`
- * when the finished row was computed from exactly the rows stored now. The LEFT JOIN leaves a
- * session without a finished row with an empty session_id, never fresh.
- */
-function checkedSql(filter: string): string {
-  const cols = ROLLUP_COLUMNS.filter((c) => c !== 'session_id').map((c) => `f.${c} AS ${c}`).join(', ');
-  return `
-SELECT cur.session_id AS session_id, f.session_id = cur.session_id AND f.version = cur.version AS fresh, ${cols}
-FROM (${versionsSql(filter)}) AS cur
-LEFT JOIN (SELECT * FROM {db}.session_rollup_final FINAL WHERE ${filter}) AS f ON f.session_id = cur.session_id`;
-}
-
-/**
  * The finished rows of the named sessions that are current, and only those: one session by a scalar
- * version (`{sid}`), several by (session, version) pairs (`{sids}`). Cheaper than checkedSql (no
- * join): 10 ms against 14 ms for one session on the 1,000,000-session store, so the point lookups
- * use it and infer the stale sessions from the IDs missing in the answer. No FINAL: rows of equal
- * version were computed from the same rows (two refreshes racing), so any one of them will do.
+ * version (`{sid}`), several by (session, version) pairs (`{sids}`, a run of sorted IDs bounded by
+ * `{lo}` and `{hi}`). Cheaper than joining the versions to the finished rows (10 ms against 14 ms
+ * for one session on the 1,000,000-session store); the callers infer the stale sessions from the
+ * IDs missing in the answer. No FINAL: rows of equal version were computed from the same rows (two
+ * refreshes racing), so any one of them will do.
  */
 function freshSql(ids: 'one' | 'many'): string {
   const cols = ROLLUP_COLUMNS.join(', ');
@@ -243,8 +231,17 @@ SELECT ${cols} FROM {db}.session_rollup_final WHERE ${f} AND version =
 )
 LIMIT 1`;
   }
-  const f = 'session_id IN {sids:Array(String)}';
-  return `SELECT ${cols} FROM {db}.session_rollup_final WHERE ${f} AND (session_id, version) IN (${versionsSql(f)}) LIMIT 1 BY session_id`;
+  return `SELECT ${cols} FROM {db}.session_rollup_final WHERE ${NAMED_RUN} AND (session_id, version) IN (${versionsSql(NAMED_RUN)}) LIMIT 1 BY session_id`;
+}
+
+/**
+ * A run of sorted session IDs: the bounds let each table's primary key read one range, where the
+ * ID set alone (spread over the whole table) would make a long list read nearly every granule.
+ */
+const NAMED_RUN = 'session_id >= {lo:String} AND session_id <= {hi:String} AND session_id IN {sids:Array(String)}';
+
+function namedRun(sids: readonly string[]): Record<string, unknown> {
+  return { sids, lo: sids[0], hi: sids[sids.length - 1] };
 }
 
 /** Sessions whose finished rollup is missing or older than their rows, in session ID order. */
@@ -257,11 +254,22 @@ ORDER BY session_id`;
 
 /**
  * The most session IDs a query names as a parameter (chDB 3.4 parses an array parameter of 30,000
- * IDs in 0.04 s and one of 50,000 in 9 s). Above this many stale sessions a read computes
- * every rollup it returns from the states (as before migration 010) instead of naming the stale
- * ones; `pevmeter refresh` brings the finished rollups up to date.
+ * IDs in 0.04 s and one of 50,000 in 9 s). A longer list of named sessions is read in runs of
+ * this many; above this many stale sessions a whole-store read computes every rollup from the
+ * states (as before migration 010) instead of naming the stale ones; `pevmeter refresh` brings the
+ * finished rollups up to date.
  */
-const STALE_LIST_LIMIT = 20_000;
+const IDS_PER_QUERY = 20_000;
+
+/** How the reads split their work; the default suits every store, tests make it small. */
+export interface ReadOptions {
+  /** The most session IDs named in one query (default 20,000; at least 1). */
+  idsPerQuery?: number;
+}
+
+function idsPerQuery(opts: ReadOptions): number {
+  return Math.max(1, Math.trunc(opts.idsPerQuery ?? IDS_PER_QUERY));
+}
 
 /**
  * Every session's rollup: the finished row of each session whose version still matches, and the
@@ -356,39 +364,28 @@ function bySessionId(a: SessionRollup, b: SessionRollup): number {
 }
 
 /**
- * The rollups of the named sessions (at most STALE_LIST_LIMIT), in session ID order: their current
- * finished rows, then the rest (stale, or without any rollup) computed from the states.
+ * The rollups of the named sessions, in session ID order: their current finished rows, then the
+ * rest (stale, or without any rollup) computed from the states. A long list is read in sorted runs
+ * of `idsPerQuery`.
  */
-async function rollupsOf(store: Store, what: string, ids: readonly string[]): Promise<SessionRollup[]> {
-  const rows = ids.length === 1 ? await select(store, what, freshSql('one'), { sid: ids[0] }) : await select(store, what, freshSql('many'), { sids: ids });
-  const out = rows.map(toRollup);
-  const fresh = new Set(out.map((r) => r.sessionId));
-  const stale = ids.filter((id) => !fresh.has(id));
-  if (stale.length > 0) out.push(...(await select(store, what, rollupSql('session_id IN {sids:Array(String)}'), { sids: stale })).map(toRollup));
-  return out.sort(bySessionId);
-}
-
-/**
- * The rollups of the sessions `filter` selects, in session ID order: the finished row where it is
- * current, computed from the states for the others (a second query, only when there are some).
- */
-async function checkedRollups(store: Store, what: string, filter: string, params: Record<string, unknown>): Promise<SessionRollup[]> {
-  const rows = await select(store, what, checkedSql(filter), params);
+async function rollupsOf(store: Store, what: string, ids: readonly string[], opts: ReadOptions = {}): Promise<SessionRollup[]> {
+  if (ids.length === 1) {
+    const [row] = await select(store, what, freshSql('one'), { sid: ids[0] });
+    if (row !== undefined) return [toRollup(row)];
+    return (await select(store, what, rollupSql('session_id = {sid:String}'), { sid: ids[0] })).map(toRollup);
+  }
+  const sorted = [...new Set(ids)].sort();
+  const per = idsPerQuery(opts);
   const out: SessionRollup[] = [];
-  const stale: string[] = [];
-  for (const r of rows) {
-    if (isTrue(r['fresh'])) out.push(toRollup(r));
-    else stale.push(String(r['session_id']));
+  for (let i = 0; i < sorted.length; i += per) {
+    const run = sorted.slice(i, i + per);
+    const rows = (await select(store, what, freshSql('many'), namedRun(run))).map(toRollup);
+    const fresh = new Set(rows.map((r) => r.sessionId));
+    const stale = run.filter((id) => !fresh.has(id));
+    if (stale.length > 0) rows.push(...(await select(store, what, rollupSql(NAMED_RUN), namedRun(stale))).map(toRollup));
+    out.push(...rows.sort(bySessionId));
   }
-  if (stale.length > STALE_LIST_LIMIT) {
-    // Too many to name (a store never refreshed): all of them from the states, as one read.
-    return (await select(store, what, `SELECT * FROM (${rollupSql(filter)}) ORDER BY session_id`, params)).map(toRollup);
-  }
-  if (stale.length > 0) {
-    const live = await select(store, what, rollupSql('session_id IN {sids:Array(String)}'), { sids: stale });
-    out.push(...live.map(toRollup));
-  }
-  return out.sort(bySessionId);
+  return out;
 }
 
 /** Sessions whose finished rollup is missing or older than their stored rows, in session ID order. */
@@ -398,9 +395,9 @@ export async function staleSessions(store: Store): Promise<string[]> {
 }
 
 /** What `everySql` needs: the stale sessions by name, or 'all' when there are too many to name. */
-async function everyParams(store: Store): Promise<{ stale: readonly string[] | 'all'; params: Record<string, unknown> }> {
+async function everyParams(store: Store, opts: ReadOptions): Promise<{ stale: readonly string[] | 'all'; params: Record<string, unknown> }> {
   const stale = await staleSessions(store);
-  return stale.length > STALE_LIST_LIMIT ? { stale: 'all', params: {} } : { stale, params: { stale } };
+  return stale.length > idsPerQuery(opts) ? { stale: 'all', params: {} } : { stale, params: { stale } };
 }
 
 export interface RefreshResult {
@@ -420,17 +417,12 @@ export async function refreshRollups(
 ): Promise<RefreshResult> {
   const started = performance.now();
   const stale = await staleSessions(store);
-  const chunk = opts.chunk ?? STALE_LIST_LIMIT;
+  const chunk = opts.chunk ?? IDS_PER_QUERY;
   opts.onProgress?.(0, stale.length);
-  // Chunks are runs of the sorted stale list, bounded by their first and last ID: the bounds let
-  // each state table's primary key read one range, where the ID set alone (spread over the whole
-  // table) would make every chunk read nearly every granule.
-  const filter = 'session_id >= {lo:String} AND session_id <= {hi:String} AND session_id IN {sids:Array(String)}';
-  const sql = `INSERT INTO {db}.session_rollup_final SELECT ${ROLLUP_COLUMNS.join(', ')}, version, now64(3) FROM (${rollupSql(filter)})`;
+  const sql = `INSERT INTO {db}.session_rollup_final SELECT ${ROLLUP_COLUMNS.join(', ')}, version, now64(3) FROM (${rollupSql(NAMED_RUN)})`;
   for (let i = 0; i < stale.length; i += chunk) {
-    const sids = stale.slice(i, i + chunk);
     try {
-      await store.client.command({ query: sql.replaceAll('{db}', store.database), query_params: { sids, lo: sids[0], hi: sids[sids.length - 1] } });
+      await store.client.command({ query: sql.replaceAll('{db}', store.database), query_params: namedRun(stale.slice(i, i + chunk)) });
     } catch (err) {
       throw missingAggregates(err, store, 'refresh of the finished rollups');
     }
@@ -459,18 +451,14 @@ function rangeParams(key: SessionKey, range: TimeRange): Record<string, unknown>
 /**
  * The rollups of one premise's, PEV's, account's or program's sessions that overlap
  * [fromMs, toMs), in session ID order. Two queries: the session IDs from the key's index, then
- * their rollups (naming the IDs once costs less than a subquery each state table evaluates again).
+ * their rollups (naming the IDs once costs less than a subquery each state table evaluates again;
+ * a program holding most of a fleet is read in runs of `idsPerQuery` IDs).
  */
-export async function sessionsBy(store: Store, key: SessionKey, range: TimeRange): Promise<SessionRollup[]> {
+export async function sessionsBy(store: Store, key: SessionKey, range: TimeRange, opts: ReadOptions = {}): Promise<SessionRollup[]> {
   const what = `sessions of ${JSON.stringify(key)}`;
-  const params = rangeParams(key, range);
-  const ids = (await select(store, what, sessionsOf(key), params)).map((r) => String(r['session_id']));
+  const ids = (await select(store, what, sessionsOf(key), rangeParams(key, range))).map((r) => String(r['session_id']));
   if (ids.length === 0) return [];
-  // A program can hold most of a fleet: past the limit the IDs stay a subquery.
-  const rollups =
-    ids.length > STALE_LIST_LIMIT
-      ? await checkedRollups(store, what, `session_id IN (${sessionsOf(key)})`, params)
-      : await rollupsOf(store, what, ids);
+  const rollups = await rollupsOf(store, what, ids, opts);
   return rollups.filter((r) => r.firstIntervalMs < range.toMs && r.lastActivityMs > range.fromMs);
 }
 
@@ -496,8 +484,8 @@ export async function minutesSlice(store: Store, slice: number, slices: number):
 }
 
 /** Every session's rollup (sessions with at least one counted interval), in session ID order. */
-export async function allRollups(store: Store): Promise<SessionRollup[]> {
-  const { stale, params } = await everyParams(store);
+export async function allRollups(store: Store, opts: ReadOptions = {}): Promise<SessionRollup[]> {
+  const { stale, params } = await everyParams(store, opts);
   // Ordered outside: an ORDER BY after a UNION ALL would bind to its last SELECT only.
   const rows = await select(store, 'every rollup', `SELECT * FROM (${everySql(stale)}) ORDER BY session_id`, params);
   return rows.map(toRollup);
@@ -513,8 +501,8 @@ export interface RollupTotals {
   minutes: number;
 }
 
-export async function rollupTotals(store: Store): Promise<RollupTotals> {
-  const { stale, params } = await everyParams(store);
+export async function rollupTotals(store: Store, opts: ReadOptions = {}): Promise<RollupTotals> {
+  const { stale, params } = await everyParams(store, opts);
   const sql =
     `SELECT count() AS sessions, sum(energy_wh) AS energy_wh, sum(intervals_seen) AS intervals, sum(conflicts) AS conflicts, ` +
     `countIf(NOT has_end) AS unfinished, (SELECT count() FROM (${minutesSql('1')})) AS minutes FROM (${everySql(stale)})`;
@@ -535,9 +523,14 @@ export async function rollupTotals(store: Store): Promise<RollupTotals> {
  * the CSV; into a file on the embedded store it also writes it (INTO OUTFILE), which for a month of
  * a million sessions takes about a tenth of the time of passing the same bytes through Node.
  */
-export async function exportRollups(store: Store, range: Pick<TimeRange, 'fromMs' | 'toMs'>, out: Writable | string): Promise<number> {
+export async function exportRollups(
+  store: Store,
+  range: Pick<TimeRange, 'fromMs' | 'toMs'>,
+  out: Writable | string,
+  opts: ReadOptions = {},
+): Promise<number> {
   try {
-    const { stale, params } = await everyParams(store);
+    const { stale, params } = await everyParams(store, opts);
     const sql = `SELECT * FROM (${everySql(stale)}) WHERE first_interval_ms < {to_ms:Int64} AND last_activity_ms > {from_ms:Int64} ORDER BY session_id`.replaceAll(
       '{db}',
       store.database,

@@ -12,11 +12,11 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { SingleBar } from 'cli-progress';
 import { openStore, storeOptionsOf } from '../aggregate/store/connect.js';
 import type { Store } from '../aggregate/store/types.js';
 import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cli-options.js';
 import { PevmeterError } from '../schemas/errors.js';
+import { parseProgressMode, progressReporter, type ProgressMode, type ProgressReporter } from '../schemas/progress.js';
 import { exportCycle, exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
 import { loadReconcileConfig, type ReconcileConfig } from './config.js';
 import { PeriodLease } from './lease.js';
@@ -46,7 +46,7 @@ export interface ReconcileFlags extends StoreFlags {
   exportAll?: boolean;
   reprice?: boolean;
   force?: boolean;
-  progress?: 'auto' | 'bar' | 'json' | 'none';
+  progress?: ProgressMode;
   json?: boolean;
 }
 
@@ -62,34 +62,16 @@ export interface ReconcileCommandResult {
 }
 
 /** A progress sink for `reconcilePeriod`: a bar on a terminal, JSON lines, or nothing. */
-export function progressReporter(mode: ReconcileFlags['progress'], io: CommandIo): { onProgress: (p: ReconcileProgress) => void; stop: () => void } {
-  const resolved = mode === undefined || mode === 'auto' ? (io.stderr.isTTY === true ? 'bar' : 'json') : mode;
-  if (resolved === 'none') return { onProgress: () => {}, stop: () => {} };
-  if (resolved === 'json') {
-    return {
-      onProgress: (p) => io.stderr.write(JSON.stringify({ event: 'reconcile.progress', ...p }) + '\n'),
-      stop: () => {},
-    };
-  }
-  const bar = new SingleBar({
-    stream: io.stderr,
+export function reconcileProgress(mode: ReconcileFlags['progress'], io: CommandIo): ProgressReporter<ReconcileProgress> {
+  return progressReporter(mode, io.stderr, {
+    event: 'reconcile.progress',
     format: 'reconcile |{bar}| {percentage}% | batch {value}/{total} | {sessions} sessions | {rate} sessions/s',
-    hideCursor: true,
+    position: (p) => ({
+      value: p.batch,
+      total: Math.max(1, p.batches),
+      payload: { sessions: p.sessions, rate: p.elapsedMs > 0 ? Math.round((p.sessions * 1000) / p.elapsedMs) : 0 },
+    }),
   });
-  let started = false;
-  return {
-    onProgress: (p) => {
-      const payload = { sessions: p.sessions, rate: p.elapsedMs > 0 ? Math.round((p.sessions * 1000) / p.elapsedMs) : 0 };
-      if (!started) {
-        bar.start(Math.max(1, p.batches), 0, payload);
-        started = true;
-      }
-      bar.update(p.batch, payload);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
 }
 
 /** Everything `pevmeter reconcile` does after parsing flags; the store is opened and closed here unless given. */
@@ -128,7 +110,7 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     store = await openStore(storeOptionsOf(configFromFlags(flags)));
     await store.migrate();
   }
-  const progress = progressReporter(flags.progress, io);
+  const progress = reconcileProgress(flags.progress, io);
   const runId = randomUUID();
   let lease: PeriodLease | undefined;
   try {
@@ -202,7 +184,7 @@ export function registerReconcileCommand(program: Command): void {
       .option('--reprice', 'bill exported records under this configuration (new versions, ADJUSTMENT) instead of the configuration they went out under')
       .option('--force', 'replace an existing --report or --out file (a symbolic link is refused all the same)')
       .option('--json', 'print the full run summary as JSON (the default when stdout is not a terminal)')
-      .option('--progress <mode>', 'auto (bar on a terminal, JSON lines otherwise), bar, json or none', oneOf('--progress', ['auto', 'bar', 'json', 'none'] as const), 'auto'),
+      .option('--progress <mode>', 'auto (bar on a terminal, JSON lines otherwise), bar, json or none', parseProgressMode, 'auto'),
   ).action(async (flags: ReconcileFlags) => {
     await runReconcile(flags, { stdout: process.stdout, stderr: process.stderr });
   });

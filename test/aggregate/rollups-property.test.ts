@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { allRollups, minutesSlice, refreshRollups, sessionRollup, sessionsBy, staleSessions } from '../../aggregate/rollups.js';
+import { allRollups, minutesSlice, refreshRollups, rollupTotals, sessionRollup, sessionsBy, staleSessions } from '../../aggregate/rollups.js';
 import { toInt } from '../../aggregate/store/values.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { Rng } from '../../bench/sim/random.js';
@@ -183,6 +183,11 @@ async function compare(t: Test, store: Store, truth: Map<string, Truth>, when: s
   const indexed = new Set((await store.select<{ session_id: string }>("SELECT DISTINCT session_id FROM {db}.session_by_premise WHERE premise_id = 'P1'")).map((r) => r.session_id));
   const premise = await sessionsBy(store, { premiseId: 'P1' }, { fromMs: 0, toMs: 4_000_000_000_000 });
   t.same(premise, rollups.filter((r) => indexed.has(r.sessionId)), `${when}: and so does the lookup of their premise (${premise.length} of ${rollups.length} indexed)`);
+  // The paths a fleet takes, driven here by naming few IDs per query: a program's sessions read in
+  // runs, and whole-store reads computed from the states when more sessions are stale than that.
+  t.same(await sessionsBy(store, { premiseId: 'P1' }, { fromMs: 0, toMs: 4_000_000_000_000 }, { idsPerQuery: 7 }), premise, `${when}: the premise read in runs of 7 IDs`);
+  const stale = (await staleSessions(store)).length;
+  t.same(await allRollups(store, { idsPerQuery: 2 }), rollups, `${when}: the whole store with at most 2 IDs named (${stale} stale: ${stale > 2 ? 'all from the states' : 'named'})`);
   const view = await store.select<Record<string, unknown>>(
     'SELECT session_id, energy_wh, intervals_seen, intervals_expected, conflicts, toInt64(toUInt32(first_interval_start)) * 1000 AS f, toInt64(toUInt32(last_activity)) * 1000 AS l, has_end, end_energy_wh FROM {db}.session_rollup ORDER BY session_id',
   );
@@ -201,6 +206,16 @@ async function compare(t: Test, store: Store, truth: Map<string, Truth>, when: s
     }
   }
   t.same(minutes.map((m) => [m.sessionId, m.minuteMs, m.energyWh, m.runningWh]), expectedMinutes, `${when}: minutes and running sums equal the truth`);
+  const totals = { sessions: rollups.length, energyWh: 0, intervals: 0, conflicts: 0, unfinished: 0, minutes: expectedMinutes.length };
+  for (const r of rollups) {
+    totals.energyWh += r.energyWh;
+    totals.intervals += r.intervalsSeen;
+    totals.conflicts += r.conflicts;
+    totals.unfinished += r.hasEnd ? 0 : 1;
+  }
+  for (const idsPerQuery of [2, undefined]) {
+    t.same(await rollupTotals(store, idsPerQuery === undefined ? {} : { idsPerQuery }), totals, `${when}: the totals, at most ${idsPerQuery ?? 'the default'} IDs named`);
+  }
   // Reconcile reads the raw tables with its own copy of the rule (reconcile/facts.ts,
   // dedupIntervals; docs/architecture.md says why): held to the same answer here.
   const reader = new FactsReader(store, {

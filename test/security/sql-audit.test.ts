@@ -32,12 +32,12 @@ const SAFE: { expr: RegExp; why: string; file?: string }[] = [
   },
   {
     file: 'aggregate/rollups.ts',
-    expr: /^(column|filter|copiesSql\(filter\)|minutesSql\('1'\)|rollupSql\('1'\)|rollupSql\(`session_id IN \(\$\{sessionsOf\(key\)\}\)`\))$/,
+    expr: /^(column|filter|copiesSql\(filter\)|minutesSql\('1'\)|rollupSql\('1'\))$/,
     why: 'aggregate/rollups.ts: SQL fragments made of that module\'s constants (a column of a literal pair, a session filter written there); every key and time travels as a query parameter',
   },
   {
     file: 'aggregate/rollups.ts',
-    expr: /^(cols|f|sql|versionsSql\((filter|f|'1')\)|ROLLUP_COLUMNS\.join\(', '\)|rollupSql\((filter|'session_id IN \{(sids|stale):Array\(String\)\}')\)|everySql\(stale\))$/,
+    expr: /^(cols|f|sql|NAMED_RUN|versionsSql\((filter|f|'1'|NAMED_RUN)\)|ROLLUP_COLUMNS\.join\(', '\)|rollupSql\((filter|NAMED_RUN|'session_id IN \{(sids|stale):Array\(String\)\}')\)|everySql\(stale\))$/,
     why: "aggregate/rollups.ts, the finished rollups: column lists from the module's constant ROLLUP_COLUMNS, filters written in that module, and statements composed of those; the session IDs, stale lists and times travel as query parameters",
   },
   {

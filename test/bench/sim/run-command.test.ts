@@ -31,6 +31,32 @@ t.test('pevmeter run --json: exact totals against the simulator truth', async (t
   t.equal(s['rollupsFinished'], stored.length, "every session's rollup finished after ingest");
 
   // The refresh command on the same store: nothing left to do, in JSON.
-  const again = await run('node', [cli, 'refresh', '--data', join(dir, 'chdb'), '--json'], { timeout: 60_000 });
+  const data = join(dir, 'chdb');
+  const again = await run('node', [cli, 'refresh', '--data', data, '--json'], { timeout: 60_000 });
   t.same(JSON.parse(again.stdout), { database: 'pevmeter', refreshed: 0, seconds: (JSON.parse(again.stdout) as { seconds: number }).seconds });
+  t.equal(again.stderr, JSON.stringify({ event: 'refresh.progress', done: 0, total: 0 }) + '\n', 'auto off a terminal: JSON lines');
+
+  // With every finished rollup gone, each session is stale: refreshed again, with its progress.
+  const forget = async (): Promise<void> => {
+    await run('node', [cli, 'sql', '--data', data, '--allow-writes', 'TRUNCATE TABLE pevmeter.session_rollup_final'], { timeout: 60_000 });
+  };
+  await forget();
+  const json = await run('node', [cli, 'refresh', '--data', data, '--progress', 'json', '--json'], { timeout: 60_000 });
+  t.equal((JSON.parse(json.stdout) as { refreshed: number }).refreshed, stored.length, 'every session refreshed');
+  t.same(
+    json.stderr.trim().split('\n').map((l) => JSON.parse(l) as unknown),
+    [{ event: 'refresh.progress', done: 0, total: stored.length }, { event: 'refresh.progress', done: stored.length, total: stored.length }],
+  );
+  await forget();
+  const bar = await run('node', [cli, 'refresh', '--data', data, '--progress', 'bar'], { timeout: 60_000 });
+  t.match(bar.stderr, new RegExp(`refresh \\|.*\\| ${stored.length}/${stored.length} sessions`), 'a bar when asked for, even in a pipe');
+  t.match(bar.stdout, new RegExp(`^refreshed ${stored.length} session rollups in \\d+\\.\\d s \\(pevmeter\\); every other rollup was current\\n$`));
+  const none = await run('node', [cli, 'refresh', '--data', data, '--progress', 'none', '--json'], { timeout: 60_000 });
+  t.equal(none.stderr, '', 'none: nothing on stderr');
+  t.equal((JSON.parse(none.stdout) as { refreshed: number }).refreshed, 0, 'and nothing left to refresh');
+  const loud = await run('node', [cli, 'refresh', '--data', data, '--progress', 'loud']).then(
+    () => '',
+    (err: { stderr: string }) => err.stderr,
+  );
+  t.match(loud, /--progress must be one of auto, bar, json, none, got "loud"/, 'an unknown mode is a usage error');
 });
