@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { allRollups, minutesSlice, refreshRollups, rollupTotals, sessionRollup, sessionsBy, staleSessions } from '../../aggregate/rollups.js';
+import { allRollups, minutesSlice, refreshRollups, rollupTotals, sessionMinutes, sessionRollup, sessionsBy, staleSessions } from '../../aggregate/rollups.js';
 import { toInt } from '../../aggregate/store/values.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { Rng } from '../../bench/sim/random.js';
@@ -206,6 +206,10 @@ async function compare(t: Test, store: Store, truth: Map<string, Truth>, when: s
     }
   }
   t.same(minutes.map((m) => [m.sessionId, m.minuteMs, m.energyWh, m.runningWh]), expectedMinutes, `${when}: minutes and running sums equal the truth`);
+  // Session by session: from the finished row where it is current (every other round), else the states.
+  const perSession: [string, number, number, number][] = [];
+  for (const r of rollups) perSession.push(...(await sessionMinutes(store, r.sessionId)).map((m): [string, number, number, number] => [m.sessionId, m.minuteMs, m.energyWh, m.runningWh]));
+  t.same(perSession, expectedMinutes, `${when}: each session's own minutes equal the truth`);
   const totals = { sessions: rollups.length, energyWh: 0, intervals: 0, conflicts: 0, unfinished: 0, minutes: expectedMinutes.length };
   for (const r of rollups) {
     totals.energyWh += r.energyWh;

@@ -41,6 +41,11 @@ const S1_ROLLUP = {
   vehicleRunningWh: 149, vehicleReports: 2,
 };
 
+const S1_MINUTES = [
+  { sessionId: S1, minuteMs: T0 * MS, energyWh: 50, intervals: 2, runningWh: 50 },
+  { sessionId: S1, minuteMs: (T0 + 60) * MS, energyWh: 100, intervals: 2, runningWh: 150 },
+];
+
 void t.test('one session: resend counted once, conflict keeps the first copy, minutes with running sums', async (t) => {
   const store = await tempStore(t);
   await load(store);
@@ -52,10 +57,7 @@ void t.test('one session: resend counted once, conflict keeps the first copy, mi
     hasEnd: false, endEnergyWh: null, endDurationS: null, lastProgressWh: 0, grantedWh: 0, vehicleRunningWh: 0, vehicleReports: 0,
   }, 'a session without an end keeps its energy so far');
   t.equal(await sessionRollup(store, 'S-none'), null);
-  t.same(await sessionMinutes(store, S1), [
-    { sessionId: S1, minuteMs: T0 * MS, energyWh: 50, intervals: 2, runningWh: 50 },
-    { sessionId: S1, minuteMs: (T0 + 60) * MS, energyWh: 100, intervals: 2, runningWh: 150 },
-  ]);
+  t.same(await sessionMinutes(store, S1), S1_MINUTES);
   t.same((await minutesOf(store, [S2, S1])).map((m) => [m.sessionId, m.energyWh, m.runningWh]), [[S1, 50, 50], [S1, 100, 150], [S2, 10, 10]]);
   t.same(await rollupTotals(store), { sessions: 2, energyWh: 160, intervals: 5, conflicts: 1, unfinished: 1, minutes: 3 });
 
@@ -104,9 +106,22 @@ void t.test('the whole period as CSV', async (t) => {
   t.match(lines[1], new RegExp(`^"${S1}",.*,150,4,4,1,`));
 });
 
-/** Takes a store back to before migration 010: no counting views, counters or finished rollups. */
+/** What migration 011 adds: the session_version table and the views that feed it. */
+const VERSION_VIEWS = ['session_version_copies_mv', 'session_version_events_mv', 'session_version_reports_mv'];
+
+/** Takes a store back to before migration 011: no session_version, no minutes in the finished rows. */
+async function undoSessionVersion(store: Store): Promise<void> {
+  const db = store.database;
+  for (const v of VERSION_VIEWS) await store.client.command({ query: `DROP VIEW IF EXISTS ${db}.${v}` });
+  await store.client.command({ query: `DROP TABLE IF EXISTS ${db}.session_version` });
+  await store.client.command({ query: `ALTER TABLE ${db}.session_rollup_final DROP COLUMN IF EXISTS minutes` });
+  await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name = '011_session_version'` });
+}
+
+/** Takes a store back to before migration 010 (and so 011): no counting views, counters or finished rollups. */
 async function undoFinishedRollups(store: Store): Promise<void> {
   const db = store.database;
+  await undoSessionVersion(store);
   for (const v of ['interval_copies_counted_mv', 'session_event_state_counted_mv', 'vehicle_report_state_counted_mv']) await store.client.command({ query: `DROP VIEW IF EXISTS ${db}.${v}` });
   await store.client.command({ query: `DROP TABLE IF EXISTS ${db}.session_rollup_final` });
   for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state']) {
@@ -119,31 +134,31 @@ void t.test('a store made before the aggregates is backfilled once, to the same 
   const store = await tempStore(t);
   // The state the release before 006 left: raw rows and no aggregates.
   const db = store.database;
-  for (const v of ['interval_copies_counted_mv', 'session_event_state_counted_mv', 'vehicle_report_state_counted_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
+  for (const v of [...VERSION_VIEWS, 'interval_copies_counted_mv', 'session_event_state_counted_mv', 'vehicle_report_state_counted_mv', 'session_by_premise_events_mv', 'session_by_premise_intervals_mv',
     'session_by_pev_events_mv', 'session_by_pev_intervals_mv', 'enrollment_by_account_mv', 'enrollment_by_program_mv']) {
     await store.client.command({ query: `DROP VIEW ${db}.${v}` });
   }
-  for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program', 'session_rollup_final']) {
+  for (const table of ['interval_copies', 'session_event_state', 'vehicle_report_state', 'session_by_premise', 'session_by_pev', 'enrollment_by_account', 'enrollment_by_program', 'session_rollup_final', 'session_version']) {
     await store.client.command({ query: `DROP TABLE ${db}.${table}` });
   }
-  const aggregates = "('006_session_aggregates', '009_interval_copies', '010_session_rollup_final')";
+  const aggregates = "('006_session_aggregates', '009_interval_copies', '010_session_rollup_final', '011_session_version')";
   await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ${aggregates}` });
   await load(store);
   await t.rejects(sessionRollup(store, S1), {
     name: 'StoreError', code: 'PEV_STORE_REJECTED', retryable: false,
-    message: /no aggregate tables: migrations 006_session_aggregates, 009_interval_copies, 010_session_rollup_final are not all applied/,
+    message: /no aggregate tables: migrations 006_session_aggregates, 009_interval_copies, 010_session_rollup_final, 011_session_version are not all applied/,
   }, 'a clear error while the aggregates are absent');
 
-  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies', '010_session_rollup_final']);
+  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies', '010_session_rollup_final', '011_session_version']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'backfilled from the raw tables');
   t.same(await store.select('SHOW TABLES FROM {db} LIKE \'interval_state%\''), [], "006's interval state is replaced by 009's copies");
   t.same(await sessionsBy(store, { accountId: 'A000000001' }, { fromMs: (T0 - 3600) * MS, toMs: (T0 + 3600) * MS }).then((r) => r.length), 2);
   t.same((await store.migrate()).applied, [], 'applied once');
   // The migrations run a second time (cut off and restarted) change nothing either. 006's and
-  // 009's backfills insert the columns their tables had then, so 010 is undone first.
+  // 009's backfills insert the columns their tables had then, so 010 and 011 are undone first.
   await undoFinishedRollups(store);
   await store.client.command({ query: `DELETE FROM ${db}.schema_migrations WHERE name IN ${aggregates}` });
-  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies', '010_session_rollup_final']);
+  t.same((await store.migrate()).applied, ['006_session_aggregates', '009_interval_copies', '010_session_rollup_final', '011_session_version']);
   t.same(await sessionRollup(store, S1), S1_ROLLUP);
   const [raw] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_copies FINAL');
   t.equal(toInt(raw?.n), 2, 'one state row per session block after merging');
@@ -166,7 +181,7 @@ void t.test("a store made by the release before 009 (006's interval states) move
   const [before] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_state');
   t.ok(toInt(before?.n) > 0, 'the rows went to the old states');
 
-  t.same((await store.migrate()).applied, ['009_interval_copies', '010_session_rollup_final']);
+  t.same((await store.migrate()).applied, ['009_interval_copies', '010_session_rollup_final', '011_session_version']);
   t.same(await store.select('SHOW TABLES FROM {db} LIKE \'interval_state%\''), [], 'the old view and table are gone');
   t.same(
     (await store.select<{ name: string }>("SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE '%state%mv' ORDER BY name", { db })).map((r) => r.name),
@@ -197,17 +212,25 @@ void t.test('finished rollups: read while current, stale after any new row, refr
   const [row] = await store.select<Record<string, unknown>>('SELECT energy_wh, version FROM {db}.session_rollup_final FINAL WHERE session_id = {sid:String}', { sid: S1 });
   t.same([toInt(row?.['energy_wh']), toInt(row?.['version'])], [150, 6 + 5 + 3], "S1's finished row: 150 Wh, version 14 from its 6 interval, 5 event and 3 report rows");
 
+  const [version] = await store.select<{ v: string }>('SELECT sum(stored_rows) AS v FROM {db}.session_version WHERE session_id = {sid:String}', { sid: S1 });
+  t.equal(toInt(version?.v), 14, 'the same count in session_version, fed by views on the state tables');
+  t.same(await sessionMinutes(store, S1), S1_MINUTES, 'minutes from the finished row equal those from the states');
+
   // A finished row that still matches its version is what every read returns: mark it to see.
-  const marked = `INSERT INTO {db}.session_rollup_final SELECT * REPLACE (999 AS energy_wh) FROM {db}.session_rollup_final FINAL WHERE session_id = {sid:String}`;
-  await store.client.command({ query: marked.replaceAll('{db}', store.database), query_params: { sid: S1 } });
+  const marked =
+    'INSERT INTO {db}.session_rollup_final SELECT * REPLACE (999 AS energy_wh, [(toUInt32({t0:UInt32}), 999, 7)] AS minutes) ' +
+    'FROM {db}.session_rollup_final FINAL WHERE session_id = {sid:String}';
+  await store.client.command({ query: marked.replaceAll('{db}', store.database), query_params: { sid: S1, t0: T0 } });
   t.equal((await sessionRollup(store, S1))?.energyWh, 999, 'the point lookup reads the finished row');
   t.same((await sessionsBy(store, { premiseId: 'P000000001' }, month)).map((r) => r.energyWh), [999, 10], 'so does a key lookup');
   t.equal((await rollupTotals(store)).energyWh, 999 + 10, 'and the whole-store read');
+  t.same(await sessionMinutes(store, S1), [{ sessionId: S1, minuteMs: T0 * MS, energyWh: 999, intervals: 7, runningWh: 999 }], 'and the minutes lookup');
 
   // Any new row of the session, even an exact resend that changes no answer, makes it stale.
   await store.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(0, 1))]);
   t.same(await staleSessions(store), [S1]);
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'answered from the states again');
+  t.same(await sessionMinutes(store, S1), S1_MINUTES, 'minutes too');
   t.same((await sessionsBy(store, { premiseId: 'P000000001' }, month)).map((r) => r.energyWh), [150, 10]);
   t.same(await rollupTotals(store), { sessions: 2, energyWh: 160, intervals: 5, conflicts: 1, unfinished: 1, minutes: 3 });
   t.equal((await refreshRollups(store)).stale, 1, 'only S1 is computed again');
@@ -221,6 +244,35 @@ void t.test('finished rollups: read while current, stale after any new row, refr
   t.same(await sessionRollup(store, S1), S1_ROLLUP, 'merged to one row per session, the newest');
   const [n] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.session_rollup_final');
   t.equal(toInt(n?.n), 2);
+
+  // A current row without minutes (as a build before 011 would write it) leaves them to the states.
+  const noMinutes = 'INSERT INTO {db}.session_rollup_final SELECT * REPLACE ([] AS minutes, 999 AS energy_wh) FROM {db}.session_rollup_final FINAL WHERE session_id = {sid:String}';
+  await store.client.command({ query: noMinutes.replaceAll('{db}', store.database), query_params: { sid: S1 } });
+  await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.session_rollup_final FINAL` });
+  t.equal((await sessionRollup(store, S1))?.energyWh, 999, 'the row is current');
+  t.same(await sessionMinutes(store, S1), S1_MINUTES, 'its empty minutes are not read');
+});
+
+void t.test("a store made by the release before 011: one version table, every rollup finished again with its minutes", async (t) => {
+  const store = await tempStore(t);
+  await load(store);
+  await refreshRollups(store);
+  await undoSessionVersion(store);
+  const [before] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.session_rollup_final');
+  t.equal(toInt(before?.n), 2, "010's finished rows");
+  t.same((await store.migrate()).applied, ['011_session_version']);
+  const [after] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.session_rollup_final');
+  t.equal(toInt(after?.n), 0, 'they go: they have no minutes');
+  const versions = await store.select<{ session_id: string; v: string; c: number }>(
+    'SELECT session_id, sum(stored_rows) AS v, max(has_copies) AS c FROM {db}.session_version GROUP BY session_id ORDER BY session_id',
+  );
+  t.same(versions.map((r) => [r.session_id, toInt(r.v), toInt(r.c)]), [[S1, 14, 1], [S2, 1, 1]], 'backfilled from the three state tables');
+  t.same(await staleSessions(store), [S1, S2]);
+  t.same(await sessionRollup(store, S1), S1_ROLLUP, 'answered from the states meanwhile');
+  t.equal((await refreshRollups(store)).stale, 2);
+  t.same(await sessionMinutes(store, S1), S1_MINUTES);
+  await store.insertTsv('vehicle_report_raw', [tsv('vehicle_report_raw', vehicleReportRows().slice(0, 1))]);
+  t.same(await staleSessions(store), [S1], 'a row stored after the migration moves the version through its view');
 });
 
 void t.test('the whole period as CSV into a file: ClickHouse writes it', async (t) => {

@@ -61,7 +61,7 @@ void t.test('migrate, insert every raw table, read back (shared server)', async 
   t.equal(toInt(ve?.['n']), 2);
   if (old) {
     // The write path works without the aggregates; reading them says what is missing.
-    await t.rejects(sessionRollup(store, S1), { code: 'PEV_STORE_REJECTED', retryable: false, message: /migrations 006_session_aggregates, 009_interval_copies, 010_session_rollup_final are not all applied \(they need ClickHouse 23\.8/ });
+    await t.rejects(sessionRollup(store, S1), { code: 'PEV_STORE_REJECTED', retryable: false, message: /migrations 006_session_aggregates, 009_interval_copies, 010_session_rollup_final, 011_session_version are not all applied \(they need ClickHouse 23\.8/ });
   } else {
     t.equal((await sessionRollup(store, S1))?.energyWh, 150, 'a 23.8+ server keeps the aggregates as rows arrive');
   }
