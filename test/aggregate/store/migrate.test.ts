@@ -25,9 +25,11 @@ void t.test('the shipped migrations split into idempotent statements (IF NOT EXI
   // only exports without a scope): it is allowed into those tables alone. A plain view holds no
   // data, so replacing one (005) is. ADD COLUMN IF NOT EXISTS is, and so is the sorting-key change
   // ClickHouse only accepts in the same statement (re-applying it leaves the key as it is). DROP
-  // ... IF EXISTS is (009 removes what it replaces).
+  // ... IF EXISTS is (009 removes what it replaces). 011's backfill into session_version, a change
+  // counter, run twice counts twice: every session is then stale once more, never wrongly current
+  // (docs/architecture.md). Emptying session_rollup_final, rows a refresh writes again, is too.
   const idempotent =
-    /^(CREATE (TABLE|VIEW|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS \{db\}\.|CREATE OR REPLACE VIEW \{db\}\.|ALTER TABLE \{db\}\.\w+ RENAME COLUMN IF EXISTS \w+ TO \w+$|ALTER TABLE \{db\}\.\w+\s+ADD COLUMN IF NOT EXISTS \w+ (\w+( DEFAULT '')?|SimpleAggregateFunction\(sum, UInt64\) DEFAULT 0)(,\s+MODIFY ORDER BY \([\w, ]+\))?$|DROP (VIEW|TABLE) IF EXISTS \{db\}\.\w+$|INSERT INTO \{db\}\.(\w+_state|interval_copies|session_by_\w+|enrollment_by_\w+|billing_export_scope)\s+SELECT\s)/;
+    /^(CREATE (TABLE|VIEW|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS \{db\}\.|CREATE OR REPLACE VIEW \{db\}\.|ALTER TABLE \{db\}\.\w+ RENAME COLUMN IF EXISTS \w+ TO \w+$|ALTER TABLE \{db\}\.\w+\s+ADD COLUMN IF NOT EXISTS \w+ (\w+( DEFAULT '')?|SimpleAggregateFunction\(sum, UInt64\) DEFAULT 0|Array\(Tuple\([\w, ]+\)\) AFTER \w+)(,\s+MODIFY ORDER BY \([\w, ]+\))?$|DROP (VIEW|TABLE) IF EXISTS \{db\}\.\w+$|TRUNCATE TABLE \{db\}\.session_rollup_final$|INSERT INTO \{db\}\.(\w+_state|interval_copies|session_by_\w+|enrollment_by_\w+|billing_export_scope|session_version)\s+SELECT\s)/;
   for (const m of clickhouseMigrations()) {
     const stmts = splitStatements(m.sql);
     t.ok(stmts.length > 0, m.name);
@@ -36,6 +38,7 @@ void t.test('the shipped migrations split into idempotent statements (IF NOT EXI
   t.notMatch('ALTER TABLE {db}.billing_record RENAME COLUMN a TO b', idempotent, 'a rename without IF EXISTS is not');
   t.notMatch('INSERT INTO {db}.interval_raw SELECT * FROM {db}.interval_raw', idempotent, 'an insert into a raw table is not');
   t.notMatch('DROP TABLE {db}.interval_state', idempotent, 'a drop without IF EXISTS is not');
+  t.notMatch('TRUNCATE TABLE {db}.interval_raw', idempotent, 'emptying a table of received rows is not');
   t.end();
 });
 
