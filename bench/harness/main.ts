@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { rerunAdvice, servicePids, watchQuiet } from '../measure/quiet.js';
+import { servicePids, verdictLines, watchQuiet } from '../measure/quiet.js';
 import { parseBenchArgs } from './options.js';
 import { evaluateTargets, markdownReport } from './report.js';
 import { runBench } from './run.js';
@@ -49,8 +49,7 @@ async function main(): Promise<number> {
     const files = writeResults(options.outDir, result, { allowBusy: options.allowBusy });
     process.stderr.write(`[bench] wrote ${files.join(', ')}\n`);
   }
-  if (!result.quiet.publishable) process.stderr.write(`[bench] ${rerunAdvice(result.quiet, 'npm run bench')}\n`);
-  else for (const note of result.quiet.notes ?? []) process.stderr.write(`[bench] quiet: ${note}\n`);
+  for (const line of verdictLines('bench', result.quiet, 'npm run bench')) process.stderr.write(line + '\n');
   return result.errors.length > 0 ? 1 : 0;
 }
 

@@ -234,6 +234,16 @@ export function rerunAdvice(v: QuietVerdict, command: string): string {
 }
 
 /**
+ * What a benchmark prints on stderr once its watch has judged the run: the advice to rerun when the
+ * machine was busy (with `busyNote` after it, e.g. which file stayed unchanged), else the quiet
+ * verdict's notes. One line each, prefixed with the benchmark's tag.
+ */
+export function verdictLines(tag: string, v: QuietVerdict, command: string, busyNote = ''): string[] {
+  if (!v.publishable) return [`[${tag}] ${rerunAdvice(v, command)}${busyNote}`];
+  return (v.notes ?? []).map((note) => `[${tag}] quiet: ${note}`);
+}
+
+/**
  * The services a benchmark drives that the test scripts started (test/services/): the Kafka
  * broker and the ClickHouse server, from their pid files under .cache/. Their CPU is the run's own.
  */

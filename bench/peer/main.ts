@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { packageRoot } from '../../schemas/index.js';
-import { rerunAdvice, servicePids, watchQuiet } from '../measure/quiet.js';
+import { servicePids, verdictLines, watchQuiet } from '../measure/quiet.js';
 import { runPeerBench, TOTAL_FAULTS, type PeerBenchOptions } from './index.js';
 import { renderTable } from './report.js';
 
@@ -89,8 +89,8 @@ const program = new Command('bench:peer')
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(published, null, 2) + '\n');
     process.stdout.write(renderTable(result) + `\n\nwritten: ${out}\n`);
-    if (!quiet.publishable) process.stderr.write(`[bench:peer] ${rerunAdvice(quiet, 'npm run bench:peer')}${out === requested ? ' (written anyway: --allow-busy)' : ` ${requested} is unchanged.`}\n`);
-    else for (const note of quiet.notes ?? []) process.stderr.write(`[bench:peer] quiet: ${note}\n`);
+    const busyNote = out === requested ? ' (written anyway: --allow-busy)' : ` ${requested} is unchanged.`;
+    for (const line of verdictLines('bench:peer', quiet, 'npm run bench:peer', busyNote)) process.stderr.write(line + '\n');
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

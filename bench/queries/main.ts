@@ -28,7 +28,7 @@ import {
 import { openStore } from '../../aggregate/store/connect.js';
 import type { Store } from '../../aggregate/store/types.js';
 import { packageRoot } from '../../schemas/index.js';
-import { rerunAdvice, watchQuiet } from '../measure/quiet.js';
+import { verdictLines, watchQuiet } from '../measure/quiet.js';
 
 interface Options {
   data: string;
@@ -168,8 +168,8 @@ async function run(o: Options): Promise<void> {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
     console.log(`wrote ${out} (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
-    if (!result.quiet.publishable) console.error(`[bench:queries] ${rerunAdvice(result.quiet, 'npm run bench:queries')}${out === requested ? ' (written anyway: --allow-busy)' : ` ${requested} is unchanged.`}`);
-    else for (const note of result.quiet.notes ?? []) console.error(`[bench:queries] quiet: ${note}`);
+    const busyNote = out === requested ? ' (written anyway: --allow-busy)' : ` ${requested} is unchanged.`;
+    for (const line of verdictLines('bench:queries', result.quiet, 'npm run bench:queries', busyNote)) console.error(line);
   } finally {
     await store.close();
   }

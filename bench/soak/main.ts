@@ -7,7 +7,7 @@
  * the run itself broke.
  */
 import { pathToFileURL } from 'node:url';
-import { rerunAdvice, servicePids, watchQuiet } from '../measure/quiet.js';
+import { servicePids, verdictLines, watchQuiet } from '../measure/quiet.js';
 import { parseSoakArgs } from './options.js';
 import { soakSummary, writeSoakResults } from './report.js';
 import { runSoak } from './run.js';
@@ -32,8 +32,7 @@ async function main(): Promise<number> {
     const files = writeSoakResults(options.outDir, result, { allowBusy: options.allowBusy });
     process.stderr.write(`[soak] wrote ${files.join(', ')}\n`);
   }
-  if (!result.quiet.publishable) process.stderr.write(`[soak] ${rerunAdvice(result.quiet, 'npm run bench:soak')}\n`);
-  else for (const note of result.quiet.notes ?? []) process.stderr.write(`[soak] quiet: ${note}\n`);
+  for (const line of verdictLines('soak', result.quiet, 'npm run bench:soak')) process.stderr.write(line + '\n');
   return result.verdict.passed && result.errors.length === 0 ? 0 : 1;
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { machineBusyTicks, parseProcStat, quietDecision, rerunAdvice, treeMembers, watchQuiet, type QuietVerdict } from '../../../bench/measure/quiet.js';
+import { machineBusyTicks, parseProcStat, quietDecision, rerunAdvice, treeMembers, verdictLines, watchQuiet, type QuietVerdict } from '../../../bench/measure/quiet.js';
 
 t.test('/proc/stat: busy ticks are user + nice + system + irq + softirq + steal (idle and iowait are not)', (t) => {
   const stat = 'cpu  1000 20 300 90000 50 6 7 8 0 0\ncpu0 500 10 150 45000 25 3 3 4 0 0\n';
@@ -111,5 +111,19 @@ t.test('rerun advice names the busy CPU, how to find it, the command again and -
       'Other work used the CPU while this ran: find it with `top` (or `ps -eo pid,pcpu,etime,args --sort=-pcpu | head`), wait until nothing else is busy, ' +
       'then run `npm run bench:soak` again; `npm run bench:soak -- --allow-busy` writes the published files anyway, marked busy.',
   );
+  t.end();
+});
+
+t.test('verdict lines: the advice and what stayed unchanged when busy, the notes when quiet', (t) => {
+  const busy: QuietVerdict = {
+    publishable: false, loadAverageAtStart: [0.2, 0.2, 0.2], seconds: 10, machineCpuSeconds: 20, ownCpuSeconds: 15, otherCpuSeconds: 5, otherCores: 0.5,
+    reasons: ['other processes used 5.0 CPU s in 10 s (0.50 cores on average, over 0.15)'], notes: [],
+  };
+  const lines = verdictLines('bench:queries', busy, 'npm run bench:queries', ' out.json is unchanged.');
+  t.equal(lines.length, 1);
+  t.equal(lines[0], `[bench:queries] ${rerunAdvice(busy, 'npm run bench:queries')} out.json is unchanged.`);
+  const quiet: QuietVerdict = { ...busy, publishable: true, otherCpuSeconds: 0.1, otherCores: 0.01, reasons: [], notes: ['load average 1.3 at the start (over 1), but ...'] };
+  t.same(verdictLines('bench', quiet, 'npm run bench', ' ignored'), ['[bench] quiet: load average 1.3 at the start (over 1), but ...']);
+  t.same(verdictLines('bench', { ...quiet, notes: [] }, 'npm run bench'), [], 'a quiet run without notes prints nothing');
   t.end();
 });
