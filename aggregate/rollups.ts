@@ -219,8 +219,9 @@ const ONE_VERSION = 'SELECT sum(stored_rows) FROM {db}.session_version WHERE ses
  * version (`{sid}`), several by (session, version) pairs (`{sids}`, a run of sorted IDs bounded by
  * `{lo}` and `{hi}`). Cheaper than joining the versions to the finished rows (10 ms against 14 ms
  * for one session on the 1,000,000-session store); the callers infer the stale sessions from the
- * IDs missing in the answer. No FINAL: rows of equal version were computed from the same rows (two
- * refreshes racing), so any one of them will do.
+ * IDs missing in the answer. No FINAL: rows of equal version (two refreshes racing) were each
+ * computed while the session's counter stood at that version, so each is the session as it was
+ * then, and any one of them will do.
  */
 function freshSql(ids: 'one' | 'many'): string {
   const cols = ROLLUP_COLUMNS.join(', ');
