@@ -282,8 +282,9 @@ export interface ReadOptions {
   idsPerQuery?: number;
 }
 
-function idsPerQuery(opts: ReadOptions): number {
-  return Math.max(1, Math.trunc(opts.idsPerQuery ?? IDS_PER_QUERY));
+/** A count of IDs per query as given (ReadOptions.idsPerQuery, a refresh's chunk), at least 1. */
+function idsPerQuery(n: number | undefined): number {
+  return Math.max(1, Math.trunc(n ?? IDS_PER_QUERY));
 }
 
 /**
@@ -390,7 +391,7 @@ async function rollupsOf(store: Store, what: string, ids: readonly string[], opt
     return (await select(store, what, rollupSql('session_id = {sid:String}'), { sid: ids[0] })).map(toRollup);
   }
   const sorted = [...new Set(ids)].sort();
-  const per = idsPerQuery(opts);
+  const per = idsPerQuery(opts.idsPerQuery);
   const out: SessionRollup[] = [];
   for (let i = 0; i < sorted.length; i += per) {
     const run = sorted.slice(i, i + per);
@@ -417,7 +418,7 @@ export async function staleSessions(store: Store): Promise<string[]> {
 /** What `everySql` needs: the stale sessions by name, or 'all' when there are too many to name. */
 async function everyParams(store: Store, opts: ReadOptions): Promise<{ stale: readonly string[] | 'all'; params: Record<string, unknown> }> {
   const stale = await staleSessions(store);
-  return stale.length > idsPerQuery(opts) ? { stale: 'all', params: {} } : { stale, params: { stale } };
+  return stale.length > idsPerQuery(opts.idsPerQuery) ? { stale: 'all', params: {} } : { stale, params: { stale } };
 }
 
 export interface RefreshResult {
@@ -440,7 +441,7 @@ export async function refreshRollups(
 ): Promise<RefreshResult> {
   const started = performance.now();
   const { sids, versions } = await staleVersions(store);
-  const chunk = Math.max(1, Math.trunc(opts.chunk ?? IDS_PER_QUERY));
+  const chunk = idsPerQuery(opts.chunk);
   opts.onProgress?.(0, sids.length);
   const columns = [...ROLLUP_COLUMNS, 'minutes'].join(', ');
   const sql =

@@ -4,10 +4,9 @@
  */
 import { stat } from 'node:fs/promises';
 import { Presets, SingleBar } from 'cli-progress';
+import type { ProgressStream } from '../schemas/progress.js';
 import { ingestFiles, type FileIngestSummary } from './pipeline/files.js';
 import type { PipelineParts } from './service.js';
-
-export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean };
 
 /** A bar of `total` bytes on `stream` when it is a terminal; undefined otherwise. */
 export function byteProgressBar(stream: ProgressStream, total: number, label: string): SingleBar | undefined {

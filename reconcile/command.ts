@@ -11,10 +11,10 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { openStore, storeOptionsOf } from '../aggregate/store/connect.js';
 import type { Store } from '../aggregate/store/types.js';
-import { addStoreOptions, configFromFlags, type StoreFlags } from '../schemas/cli-options.js';
+import { addStoreOptions, configFromFlags, oneOf, type StoreFlags } from '../schemas/cli-options.js';
 import { PevmeterError } from '../schemas/errors.js';
 import { parseProgressMode, progressReporter, type ProgressMode, type ProgressReporter } from '../schemas/progress.js';
 import { exportCycle, exportPeriod, type ExportFormat, type ExportResult } from './billing.js';
@@ -153,13 +153,6 @@ export async function runReconcile(flags: ReconcileFlags, io: CommandIo, given?:
     if (lease !== undefined) await lease.release();
     if (owned) await store.close();
   }
-}
-
-function oneOf<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got "${v}"`);
-    return v as T;
-  };
 }
 
 export function registerReconcileCommand(program: Command): void {

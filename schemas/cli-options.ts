@@ -36,6 +36,14 @@ export function positiveInt(name: string) {
   };
 }
 
+/** A commander parser that accepts one of `values` and refuses anything else with a usage error. */
+export function oneOf<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+}
+
 /** -c, the store flags and --log-level. */
 export function addStoreOptions(cmd: Command): Command {
   return cmd

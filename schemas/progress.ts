@@ -3,8 +3,8 @@
  * lines (one object per step, tagged with `event`) or nothing. `auto` draws the bar on a terminal
  * and writes JSON lines elsewhere, so a log or a pipe still sees the work move.
  */
-import { InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { oneOf } from './cli-options.js';
 
 export const PROGRESS_MODES = ['auto', 'bar', 'json', 'none'] as const;
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
@@ -25,10 +25,7 @@ export interface ProgressSpec<P> {
 }
 
 /** The commander parser of a `--progress` value: one of PROGRESS_MODES, else a usage error. */
-export function parseProgressMode(v: string): ProgressMode {
-  if (!(PROGRESS_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--progress must be one of ${PROGRESS_MODES.join(', ')}, got "${v}"`);
-  return v as ProgressMode;
-}
+export const parseProgressMode = oneOf('--progress', PROGRESS_MODES);
 
 export function progressReporter<P extends object>(mode: ProgressMode | undefined, stream: ProgressStream, spec: ProgressSpec<P>): ProgressReporter<P> {
   const resolved = mode === undefined || mode === 'auto' ? (stream.isTTY === true ? 'bar' : 'json') : mode;

@@ -37,7 +37,7 @@ const SAFE: { expr: RegExp; why: string; file?: string }[] = [
   },
   {
     file: 'aggregate/rollups.ts',
-    expr: /^(cols|columns|f|sql|minutes|NAMED_RUN|ONE_VERSION|versionsSql\((filter|'1'|NAMED_RUN)\)|ROLLUP_COLUMNS\.join\(', '\)|rollupSql\((filter|NAMED_RUN|NAMED_RUN, \{ minutes: true \}|'session_id IN \{(sids|stale):Array\(String\)\}')\)|everySql\(stale\))$/,
+    expr: /^(cols|columns|sql|minutes|NAMED_RUN|ONE_VERSION|versionsSql\(('1'|NAMED_RUN)\)|ROLLUP_COLUMNS\.join\(', '\)|rollupSql\((NAMED_RUN|NAMED_RUN, \{ minutes: true \}|'session_id IN \{stale:Array\(String\)\}')\)|everySql\(stale\))$/,
     why: "aggregate/rollups.ts, the finished rollups: column lists from the module's constant ROLLUP_COLUMNS, filters, subqueries and the minutes expression written in that module, and statements composed of those; the session IDs, versions, stale lists and times travel as query parameters",
   },
   {
