@@ -76,8 +76,11 @@ export interface ChildOptions {
   env: Record<string, string>;
   /** Scrape /metrics (and /healthz, /readyz) on this port while the child runs. */
   metricsPort?: number;
-  /** Sends SIGTERM once this holds for the output so far (a service that would otherwise wait forever). */
-  stopWhen?: (stderr: string, stdout: string) => boolean;
+  /**
+   * Sends SIGTERM once this holds for the output and scrapes so far (a service that would otherwise
+   * wait forever). Checked on every stderr chunk and after every round of scrapes.
+   */
+  stopWhen?: (stderr: string, stdout: string, scraped: readonly string[]) => boolean;
   timeoutMs: number;
 }
 
@@ -96,12 +99,15 @@ export async function runCli(args: readonly string[], o: ChildOptions): Promise<
   let stopped = false;
   const scraped: string[] = [];
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-    if (!stopped && o.stopWhen?.(stderr, stdout)) {
+  const stopIfDone = (): void => {
+    if (!stopped && o.stopWhen?.(stderr, stdout, scraped)) {
       stopped = true;
       child.kill('SIGTERM');
     }
+  };
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    stopIfDone();
   });
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
   const killer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
@@ -118,6 +124,7 @@ export async function runCli(args: readonly string[], o: ChildOptions): Promise<
           // not listening yet, or gone
         }
       }
+      stopIfDone();
       await new Promise((r) => setTimeout(r, 300));
     }
   })();

@@ -130,17 +130,22 @@ void t.test('registry refuses basic auth given in the URL: the pause log names t
   checkNoLeak(t, r, 'registry 401');
 });
 
+const RETRIES_COUNTED = /pevmeter_registry_retries_total [1-9]/;
+
 void t.test('registry down with a token and a password: nothing leaks from the pause or the drain', async (t) => {
   const closed = await freePort();
   const { args, port } = await commonArgs('regdown');
   const r = await runCli(args, {
     metricsPort: port,
     env: { ...allSecrets, PEVMETER_REGISTRY_URL: `http://127.0.0.1:${closed}`, PEVMETER_REGISTRY_TOKEN: SECRETS.registryToken },
-    stopWhen: (stderr) => (stderr.match(/schema registry unavailable/g) ?? []).length >= 2,
+    // Two pause lines, and a scrape that has seen a counted retry: stopping on the log line alone
+    // raced the scraper (a 300 ms round) and once left no scrape with the counter above zero.
+    stopWhen: (stderr, _stdout, scraped) =>
+      (stderr.match(/schema registry unavailable/g) ?? []).length >= 2 && scraped.some((s) => RETRIES_COUNTED.test(s)),
     timeoutMs: 120_000,
   });
   t.match(r.stderr, /ECONNREFUSED/, 'the outage is logged');
-  t.ok(r.scraped.some((s) => /pevmeter_registry_retries_total [1-9]/.test(s)), '/metrics was scraped during the pause and counts the retries');
+  t.ok(r.scraped.some((s) => RETRIES_COUNTED.test(s)), '/metrics was scraped during the pause and counts the retries');
   checkNoLeak(t, r, 'registry down');
 });
 
