@@ -15,7 +15,8 @@ export class Metrics {
   readonly deadLetters = new Counter({ name: 'pevmeter_dead_letters_total', help: 'Records sent to the dead-letter path, by error code.', labelNames: ['code'], registers: [this.registry] });
   readonly storeRetries = new Counter({ name: 'pevmeter_store_retries_total', help: 'Store writes retried after a retryable failure.', registers: [this.registry] });
   readonly registryRetries = new Counter({ name: 'pevmeter_registry_retries_total', help: 'Schema resolutions retried because the registry was unavailable.', registers: [this.registry] });
-  readonly commits = new Counter({ name: 'pevmeter_offset_commits_total', help: 'Offset commits after durable writes.', registers: [this.registry] });
+  readonly commits = new Counter({ name: 'pevmeter_offset_commits_total', help: 'Offset commits after durable writes (asynchronous ones when sent).', registers: [this.registry] });
+  readonly commitFailures = new Counter({ name: 'pevmeter_offset_commit_failures_total', help: 'Offset commits the broker did not take (a later commit, or the flush before a drained exit, covers them).', registers: [this.registry] });
   readonly decodeSeconds = new Histogram({ name: 'pevmeter_decode_batch_seconds', help: 'Time to decode and validate one partition batch in the worker pool.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
   readonly insertSeconds = new Histogram({ name: 'pevmeter_insert_seconds', help: 'Time of one ClickHouse insert, by table.', labelNames: ['table'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly unitSeconds = new Histogram({ name: 'pevmeter_unit_seconds', help: 'Time from consume to commit of one unit of work.', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });

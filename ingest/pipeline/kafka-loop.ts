@@ -199,6 +199,9 @@ export async function runKafkaLoop(
         // offsets reach the high watermarks; otherwise wait another idle window.
         let drained = false;
         try {
+          // Commits are asynchronous: store the latest offsets (and any a failed commit left
+          // behind) before asking the broker where the group stands.
+          consumer.flushCommits();
           drained = await consumer.drained();
         } catch (err) {
           log.warn({ err: (err as Error).message }, 'idle, but the drain check failed; staying');
@@ -243,8 +246,8 @@ export async function runKafkaLoop(
         consumer.commit(offsets);
         metrics.commits.inc();
       } catch (err) {
-        // The data is durable; a later commit covers these offsets. Until then a restart re-reads
-        // them, which read-time deduplication absorbs.
+        // The data is durable; a later commit (or the final flush) covers these offsets. Until
+        // then a restart re-reads them, which read-time deduplication absorbs.
         log.warn({ err: (err as Error).message, unit: id }, 'offset commit failed; a later commit will cover it');
       }
       summary.records += outcome.records;
@@ -270,5 +273,14 @@ export async function runKafkaLoop(
       else opts.kill.addEventListener('abort', () => resolve(), { once: true });
     }),
   ]);
+  if (!opts.kill.aborted) {
+    // The last asynchronous commits, stored before the consumer leaves the group.
+    try {
+      const offsets = consumer.flushCommits();
+      log.info({ offsets: Object.fromEntries(offsets.map((o) => [`${o.topic}[${o.partition}]`, o.offset])) }, 'offsets committed at the end of the drain');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'final offset commit failed; the uncommitted tail is read again at the next start');
+    }
+  }
   return summary;
 }
