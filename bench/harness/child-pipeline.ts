@@ -32,17 +32,17 @@ class VisibilityPoller {
   private stopped = false;
 
   /**
-   * Streaming (the soak): offsets already seen, per partition, as sorted disjoint ranges. Below the
-   * end of the first range (from offset 0, topics are fresh) everything was seen, so a merged part
-   * is read only above that floor: a long run's big merged parts cost a scan of one column, and
-   * only their few recent offsets are listed.
+   * Offsets already seen, per partition, as sorted disjoint ranges. Below the end of the first
+   * range (from offset 0, topics are fresh) everything was seen, so a merged part is read only
+   * above that floor: big merged parts cost a scan of one column, and only their few recent
+   * offsets are listed. (Without the floor, the 20-second latency run's poller listed up to half a
+   * million offsets again from merged parts, on the pipeline's own main thread.)
    */
   private readonly covered = new Map<number, [number, number][]>();
 
   /**
    * `onPoll` (streaming, the soak): each poll's observations go there instead of `observations`,
-   * offsets at or below each partition's floor of seen offsets are not read again, and names of
-   * parts no longer active are forgotten, so nothing grows with the length of the run.
+   * and names of parts no longer active are forgotten, so nothing grows with the length of the run.
    */
   constructor(
     private readonly store: Store,
@@ -80,16 +80,16 @@ class VisibilityPoller {
       this.seen = new Set([...this.seen].filter((n) => active.has(n)));
     }
     if (fresh.length === 0) return;
-    const found: VisibilityObservation[] = streaming ? [] : this.observations;
-    // Streaming: only offsets above the partition's floor (all of them seen already).
+    const found: VisibilityObservation[] = [];
+    // Only offsets above the partition's floor (all of them seen already).
     const floors: number[] = [];
-    if (streaming) for (const [p, r] of this.covered) if (r[0]?.[0] === 0) floors[p] = r[0][1];
+    for (const [p, r] of this.covered) if (r[0]?.[0] === 0) floors[p] = r[0][1];
     const floorList = Array.from({ length: floors.length }, (_, i) => floors[i] ?? -1);
-    const above = streaming ? ' AND src_offset > if(src_partition < length({floors:Array(Int64)}), {floors:Array(Int64)}[src_partition + 1], -1)' : '';
     const rows = await this.store.select<{ part: string; p: number; lo: string; hi: string; n: string }>(
       'SELECT _part AS part, src_partition AS p, min(src_offset) AS lo, max(src_offset) AS hi, uniqExact(src_offset) AS n ' +
-        `FROM {db}.interval_raw WHERE _part IN {parts:Array(String)}${above} GROUP BY part, p`,
-      streaming ? { parts: fresh, floors: floorList } : { parts: fresh },
+        'FROM {db}.interval_raw WHERE _part IN {parts:Array(String)} ' +
+        'AND src_offset > if(src_partition < length({floors:Array(Int64)}), {floors:Array(Int64)}[src_partition + 1], -1) GROUP BY part, p',
+      { parts: fresh, floors: floorList },
     );
     for (const r of rows) {
       const lo = Number(r.lo);
@@ -112,9 +112,11 @@ class VisibilityPoller {
       found.push({ t, partition: Number(r.p), ranges });
     }
     for (const n of fresh) this.seen.add(n);
-    if (streaming && found.length > 0) {
-      for (const o of found) this.cover(o.partition, o.ranges);
-      this.onPoll(found);
+    for (const o of found) this.cover(o.partition, o.ranges);
+    if (streaming) {
+      if (found.length > 0) this.onPoll(found);
+    } else {
+      for (const o of found) this.observations.push(o);
     }
   }
 

@@ -116,7 +116,10 @@ export function latencyAnalysis(r: BenchResult): string {
         'try it without a code change: --set kafka.rdkafka.enable.partition.eof=true, or smaller units: --set kafka.consumeBatch=N.',
     );
   } else {
-    parts.push(`At ${n0(l.offeredRecordsPerS)} records/s the pipeline kept up only with queueing: units wait for decode and inserts of the units before them (see the throughput analysis).`);
+    parts.push(
+      `At ${n0(l.offeredRecordsPerS)} records/s the pipeline kept up only with queueing: units wait for decode and inserts of the units before them (see the throughput analysis)` +
+        (l.producerCores > 0 ? `; the load generator itself (this harness's producer) used ${l.producerCores.toFixed(2)} of the machine's cores meanwhile, beside the broker and the latency poller's queries inside the pipeline.` : '.'),
+    );
   }
   return parts.join(' ');
 }

@@ -259,6 +259,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         const restBytes = rest.reduce((n, m) => n + m.value.length, 0);
         const set: TopicSet = { ...names, partitions: options.partitions, recordsPerMessage: rpm0, records: warmRecords + restRecords, messages: warm.length + rest.length, bytes: restBytes, produceSeconds: 0, source: 'fleet' };
         let produced: ProduceLog | undefined;
+        let producerCpuSeconds = 0;
         const { run, child } = await runPipeline(ctx, set, {
           label: `latency-r${rpm0}`,
           workers: wHead,
@@ -269,7 +270,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
             // Warm-up: the group has joined and the pipeline has written rows before the clock runs.
             await produceAll(options.brokers, names.interval, warm);
             await watch.whenRows(warmRecords);
+            const cpu0 = process.cpuUsage();
             produced = await produceAtRate(options.brokers, names.interval, rest, rate);
+            const cpu = process.cpuUsage(cpu0);
+            producerCpuSeconds = (cpu.user + cpu.system) / 1e6;
           },
         });
         if (!produced) throw new Error('the latency producer did not run');
@@ -283,6 +287,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           loadShare: max ? rate / max : 0,
           records: stats.records,
           seconds: produced.seconds,
+          producerCores: producerCpuSeconds / produced.seconds,
           pollMs: options.latencyPollMs,
           p50Ms: stats.p50Ms,
           p90Ms: stats.p90Ms,

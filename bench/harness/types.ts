@@ -155,6 +155,11 @@ export interface LatencyResult {
   loadShare: number;
   records: number;
   seconds: number;
+  /**
+   * CPU the load generator (the harness's own producer, on the same machine) used while producing,
+   * in cores: on a 2-core machine it is a large share of what the pipeline and broker could use.
+   */
+  producerCores: number;
   pollMs: number;
   p50Ms: number;
   p90Ms: number;

@@ -51,3 +51,20 @@ void t.test('e2e and limits on a tiny topic', async (t) => {
   t.match(markdownReport(r), /Pipeline, end to end/);
   t.match(resultSvg(r), /^<svg /);
 });
+
+void t.test('latency at a fixed rate: every record produced is seen visible once by the poller', async (t) => {
+  const brokers = await kafkaBrokers();
+  const r = await runBench(
+    resolveBenchOptions({
+      records: RECORDS, partitions: 2, recordsPerMessage: [1], workers: [2], phases: ['latency'], brokers, latencyRate: 1_500, latencySeconds: 2,
+      clickhouseUrl: undefined, profile: 'never', limitSeconds: 0, outDir: undefined, workDir: t.testdir(), quiet: true, timeoutS: 120, seed: 'smoke',
+    }),
+  );
+  t.same(r.errors, [], 'no phase failed');
+  const l = r.latency!;
+  // 1,500 records/s for 2 s after a warm-up of 250 messages (a twentieth of the topic): the poller
+  // must see each of the 3,000 timed records in some part, the merged ones included.
+  t.equal(l.records, 3_000, 'every timed record was observed');
+  t.equal(l.unobserved, 0, 'none was missed');
+  t.ok(l.p50Ms > 0 && l.p99Ms >= l.p50Ms && l.maxMs >= l.p99Ms, `percentiles in order: ${l.p50Ms} / ${l.p99Ms} / ${l.maxMs} ms`);
+});
