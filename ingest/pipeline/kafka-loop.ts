@@ -218,6 +218,8 @@ export async function runKafkaLoop(
     summary.messages += messages.length;
     for (const s of slices) metrics.messagesIn.inc({ topic: s.topic }, s.messages.length);
     const started = process.hrtime.bigint();
+    // Taken now so that nothing below holds the messages: the unit's commit needs only these.
+    const offsets = slices.map((s) => ({ topic: s.topic, partition: s.partition, epoch: s.epoch, offset: s.messages[s.messages.length - 1]!.offset + 1 }));
     const work = processor.process(slices, opts.kill, opts.stop);
     // Once a unit halts the loop, the chain never awaits the units behind it; when those fail too
     // (the same missing table), their rejections must not go unhandled, or Node ends the process
@@ -241,7 +243,6 @@ export async function runKafkaLoop(
       if (summary.abandonedUnits > 0) return;
       if (opts.kill.aborted) return;
       if (CRASH_AFTER_INSERT > 0 && id === CRASH_AFTER_INSERT) process.kill(process.pid, 'SIGKILL');
-      const offsets = slices.map((s) => ({ topic: s.topic, partition: s.partition, epoch: s.epoch, offset: s.messages[s.messages.length - 1]!.offset + 1 }));
       try {
         consumer.commit(offsets);
         metrics.commits.inc();
