@@ -223,6 +223,7 @@ export async function produceSteady(brokers: string, topic: string, source: Iter
     while (next.done !== true) {
       const due = ((performance.now() - t0) / 1000) * recordsPerS;
       let burst = 0;
+      let queueFull = false;
       while (next.done !== true && records < due && burst++ < MESSAGES_PER_TURN) {
         const m = next.value;
         const now = origin + performance.now();
@@ -230,6 +231,7 @@ export async function produceSteady(brokers: string, topic: string, source: Iter
           producer.produce(topic, null, m.value, m.key, Math.round(now), { t: now, records: m.records }, headersOf(m.records));
         } catch (err) {
           if ((err as LibrdKafkaError).code !== QUEUE_FULL) throw kafkaError(`produce to ${topic}`, err as Error);
+          queueFull = true;
           break;
         }
         records += m.records;
@@ -241,8 +243,9 @@ export async function produceSteady(brokers: string, topic: string, source: Iter
       }
       if (failed) throw kafkaError(`delivery to ${topic}`, failed);
       // Behind the schedule: turn the event loop at once (the turn serves delivery reports);
-      // otherwise wait for the next tick of the schedule.
-      if (records < due) await new Promise<void>((r) => setImmediate(r));
+      // otherwise, or when librdkafka's queue is full (turning at once would only spin), wait for
+      // the next tick of the schedule.
+      if (records < due && !queueFull) await new Promise<void>((r) => setImmediate(r));
       else await sleep(1);
     }
     const seconds = (performance.now() - t0) / 1000;
