@@ -5,7 +5,6 @@
 import { arch, cpus } from 'node:os';
 import { run as avroDecode } from './avro-decode.js';
 import { run as framing } from './framing.js';
-import { run as minuteAggregation } from './minute-aggregation.js';
 import { run as rowEncoding } from './row-encoding.js';
 import { isMain, printResult, writeMicro, type MicroResult } from './runner.js';
 import { run as validate } from './validate.js';
@@ -15,7 +14,6 @@ export const MICRO_BENCHES: Record<string, () => MicroResult> = {
   'avro-decode': avroDecode,
   validate,
   'row-encoding': rowEncoding,
-  'minute-aggregation': minuteAggregation,
 };
 
 export function runAll(only?: readonly string[]): { machine: Record<string, unknown>; results: MicroResult[] } {

@@ -35,7 +35,7 @@ import { readSchemaId, FRAME_HEADER_BYTES } from '../codec/framing.js';
 import { RecordError } from '../../schemas/errors.js';
 import type { RecordErrorCode } from '../../schemas/errors.js';
 import { RECORD_KINDS } from '../../schemas/index.js';
-import type { EumdInterval, RecordKind } from '../../schemas/index.js';
+import type { RecordKind } from '../../schemas/index.js';
 import { TABLE_OF_KIND } from '../../schemas/tables.js';
 import { TsvWriter } from '../../aggregate/store/tsv.js';
 import {
@@ -77,7 +77,6 @@ class Batch {
   readonly notAfterMs: number;
   readonly validate: Validate;
   readonly write: Write;
-  readonly isInterval: boolean;
   readonly stats: BatchStats;
   // Dead letters, grown as plain arrays: they are rare.
   readonly dMessage: number[] = [];
@@ -88,10 +87,6 @@ class Batch {
   readonly dText: string[] = [];
   readonly dSession: string[] = [];
   readonly dPayload: Uint8Array[] = [];
-  // (session, minute) pairs: a session maps to its one minute, or to a set once it has two.
-  readonly minutes = new Map<string, number | Set<number>>();
-  lastSession = '';
-  lastMinute = -1;
 
   constructor(readonly task: DecodeTask, readonly kind: RecordKind, expectedBytes: number) {
     this.rows = new TsvWriter(expectedBytes);
@@ -102,10 +97,9 @@ class Batch {
     this.notAfterMs = finiteNumber(task.nowMs) + finiteNumber(task.clockSkewMs);
     this.validate = VALIDATE[kind];
     this.write = WRITE[kind];
-    this.isInterval = kind === 'interval';
     this.stats = {
       messages: 0, records: 0, ok: { interval: 0, sessionEvent: 0, vehicleReport: 0, enrollment: 0 },
-      deadRecords: 0, deadByCode: {}, energyWh: 0, sessionMinutes: 0, bytes: 0, unknownSchemaIds: [],
+      deadRecords: 0, deadByCode: {}, bytes: 0, unknownSchemaIds: [],
     };
   }
 
@@ -129,21 +123,6 @@ class Batch {
       return;
     }
     this.stats.ok[this.kind]++;
-    if (this.isInterval) this.countInterval(value as EumdInterval);
-  }
-
-  private countInterval(r: EumdInterval): void {
-    this.stats.energyWh += r.energy_wh;
-    const minute = Math.floor(r.interval_start / 60_000);
-    const sid = r.session_id;
-    if (minute === this.lastMinute && sid === this.lastSession) return;
-    this.lastSession = sid;
-    this.lastMinute = minute;
-    const seen = this.minutes.get(sid);
-    if (seen === undefined) this.minutes.set(sid, minute);
-    else if (typeof seen === 'number') {
-      if (seen !== minute) this.minutes.set(sid, new Set([seen, minute]));
-    } else seen.add(minute);
   }
 
   dead(
@@ -171,9 +150,6 @@ class Batch {
   }
 
   finish(): BatchResult {
-    let sessionMinutes = 0;
-    for (const v of this.minutes.values()) sessionMinutes += typeof v === 'number' ? 1 : v.size;
-    this.stats.sessionMinutes = sessionMinutes;
     const n = this.dCode.length;
     let total = 0;
     for (const p of this.dPayload) total += p.length;

@@ -90,10 +90,6 @@ export interface BatchStats {
   deadRecords: number;
   /** Dead letters (not records) per code. */
   deadByCode: Partial<Record<RecordErrorCode, number>>;
-  /** Sum of energy_wh of the interval rows of this batch (metrics only, never a total). */
-  energyWh: number;
-  /** Distinct (session_id, minute of interval_start) pairs among the interval rows (progress only). */
-  sessionMinutes: number;
   bytes: number;
   /**
    * Schema IDs met in this batch that the worker was not given (their records are dead-lettered
