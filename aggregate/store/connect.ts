@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { createRequire } from 'node:module';
 import { createChdbConnection } from 'chdb/connection';
 import type { ChdbConnection } from 'chdb/connection';
 import type { Config } from '../../schemas/config.js';
@@ -21,8 +22,27 @@ import type { RawTable } from '../../schemas/tables.js';
 import { scrubSecrets } from '../../schemas/scrub.js';
 import { StoreError, toStoreError } from './errors.js';
 import { lockedStoreError } from './lock.js';
+import { ARROW_INSERT_COLUMNS, arrowColumns, type ArrowColumn, type IntervalColumnsPart } from './columns.js';
 import { isIdentifier, runMigrations } from './migrate.js';
 import type { InsertSettings, MigrationResult, Store, StoreOptions } from './types.js';
+
+/**
+ * chdb's Layer 1 (its CommonJS entry; the ESM entry does not carry the Arrow binding): a Session
+ * on the store's folder, and the Arrow C-data registration its `arrowstream('name')` table
+ * function reads. chdb/connection keeps its own Session private, so the columnar insert opens a
+ * second one on the same folder, which chDB allows.
+ */
+interface ChdbSession {
+  readonly connection: unknown;
+  queryAsync(sql: string): Promise<unknown>;
+  close(): void;
+}
+interface ChdbLayer1 {
+  Session: new (path: string) => ChdbSession;
+  _arrowRegisterColumns(connection: unknown, name: string, columns: ArrowColumn[]): void;
+  _arrowUnregister(connection: unknown, name: string): void;
+}
+const chdbLayer1 = createRequire(import.meta.url)('chdb') as ChdbLayer1;
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
@@ -33,6 +53,8 @@ interface Embedded {
   client: ClickHouseClient;
   /** chDB's zero-copy insert: the buffer goes to the engine's parallel parser without a JS string. */
   rawInsert: (table: string, columns: readonly string[], payload: Buffer, settings: InsertSettings) => Promise<void>;
+  /** Interval rows as an Arrow table, read by one INSERT ... SELECT. */
+  insertColumns: (table: string, parts: readonly IntervalColumnsPart[]) => Promise<void>;
   release: () => void;
 }
 
@@ -64,14 +86,29 @@ function openEmbedded(path: string): Embedded {
   }
   embedded = { path: dir, refs: (embedded?.refs ?? 0) + 1 };
   let released = false;
+  let session: ChdbSession | undefined;
+  let inserts = 0;
   return {
     client,
+    insertColumns: async (table, parts) => {
+      session ??= new chdbLayer1.Session(dir);
+      // A name per insert: several units' inserts run at once, each on its own registered table.
+      const name = `pevmeter_insert_${++inserts}`;
+      chdbLayer1._arrowRegisterColumns(session.connection, name, arrowColumns(parts));
+      try {
+        const columns = ARROW_INSERT_COLUMNS.join(', ');
+        await session.queryAsync(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM arrowstream('${name}')`);
+      } finally {
+        chdbLayer1._arrowUnregister(session.connection, name);
+      }
+    },
     rawInsert: async (table, columns, payload, settings) => {
       await chdb.chdb.rawInsert({ table, columns, values: payload, format: 'TabSeparated', settings });
     },
     release: () => {
       if (released || embedded === undefined) return;
       released = true;
+      session?.close();
       embedded.refs -= 1;
       if (embedded.refs <= 0) embedded = undefined;
     },
@@ -166,8 +203,9 @@ function open(options: StoreOptions): Store {
   let secrets: string[] = [];
   let release = (): void => {};
   let rawInsert: Embedded['rawInsert'] | undefined;
+  let insertColumns: Embedded['insertColumns'] | undefined;
   if (options.kind === 'embedded') {
-    ({ client, release, rawInsert } = openEmbedded(options.path));
+    ({ client, release, rawInsert, insertColumns } = openEmbedded(options.path));
   } else {
     ({ client, secrets } = openHttp(options));
   }
@@ -215,6 +253,18 @@ function open(options: StoreOptions): Store {
         throw toStoreError(err, `insert of ${bytes} bytes into ${db}.${table}`, secrets);
       }
     },
+    ...(insertColumns === undefined ? {} : {
+      async insertIntervalColumns(parts: readonly IntervalColumnsPart[]): Promise<void> {
+        let rows = 0;
+        for (const p of parts) rows += p.rows;
+        if (rows === 0) return;
+        try {
+          await insertColumns(`${db}.interval_raw`, parts);
+        } catch (err) {
+          throw toStoreError(err, `insert of ${rows} rows as columns into ${db}.interval_raw`, secrets);
+        }
+      },
+    }),
     async select<T>(query: string, params?: Record<string, unknown>): Promise<T[]> {
       const sql = query.replaceAll('{db}', db);
       try {

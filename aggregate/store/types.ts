@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { RawTable } from '../../schemas/tables.js';
+import type { IntervalColumnsPart } from './columns.js';
 
 export type StoreOptions =
   | {
@@ -56,6 +57,11 @@ export interface Store {
    * name from our own code, never user input), with the same errors as `insertTsv`.
    */
   insertTsvColumns(table: string, columns: readonly string[], chunks: readonly Uint8Array[], settings?: InsertSettings): Promise<void>;
+  /**
+   * chDB only (absent on a server): appends interval_raw rows given as columns (aggregate/store/
+   * columns.ts) in one insert, with the same errors as `insertTsv`. ClickHouse parses no text.
+   */
+  insertIntervalColumns?(parts: readonly IntervalColumnsPart[]): Promise<void>;
   /** Runs a SELECT with server-side parameters and returns JSONEachRow rows. */
   select<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
   close(): Promise<void>;

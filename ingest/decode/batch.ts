@@ -1,6 +1,7 @@
 /**
- * The decode workers' one job: a batch of raw message values in, TabSeparated rows, dead letters
- * and a few counters out. Pure apart from a per-thread memo of parsed schemas (IDs are immutable).
+ * The decode workers' one job: a batch of raw message values in, TabSeparated rows (interval rows
+ * as columns when the task says `columnar`), dead letters and a few counters out. Pure apart from
+ * a per-thread memo of parsed schemas (IDs are immutable).
  *
  * Two inputs share one path (validation, rows, dead letters):
  *
@@ -35,9 +36,10 @@ import { readSchemaId, FRAME_HEADER_BYTES } from '../codec/framing.js';
 import { RecordError } from '../../schemas/errors.js';
 import type { RecordErrorCode } from '../../schemas/errors.js';
 import { RECORD_KINDS } from '../../schemas/index.js';
-import type { RecordKind } from '../../schemas/index.js';
+import type { EumdInterval, RecordKind } from '../../schemas/index.js';
 import { TABLE_OF_KIND } from '../../schemas/tables.js';
 import { TsvWriter } from '../../aggregate/store/tsv.js';
+import { IntervalColumns } from '../../aggregate/store/columns.js';
 import {
   rowOrigin, writeDeadLetterRow, writeEnrollmentRow, writeIntervalRow, writeSessionEventRow, writeVehicleReportRow,
 } from './rows.js';
@@ -77,6 +79,8 @@ class Batch {
   readonly notAfterMs: number;
   readonly validate: Validate;
   readonly write: Write;
+  /** The interval rows of a columnar task (then `rows` stays empty). */
+  readonly columns: IntervalColumns | undefined;
   readonly stats: BatchStats;
   // Dead letters, grown as plain arrays: they are rare.
   readonly dMessage: number[] = [];
@@ -89,7 +93,11 @@ class Batch {
   readonly dPayload: Uint8Array[] = [];
 
   constructor(readonly task: DecodeTask, readonly kind: RecordKind, expectedBytes: number) {
-    this.rows = new TsvWriter(expectedBytes);
+    // Expected rows: a framed interval record is about 100 bytes, whatever the records per message.
+    this.columns = kind === 'interval' && task.columnar === true
+      ? new IntervalColumns(task.mode === 'container' ? task.count : Math.max(task.starts?.length ?? 0, Math.ceil(expectedBytes / 200)))
+      : undefined;
+    this.rows = new TsvWriter(this.columns ? 64 : expectedBytes);
     this.topic = typeof task.topic === 'string' ? task.topic : String(task.topic);
     this.partition = finiteInt(task.partition);
     this.ingestedMs = finiteInt(task.ingestedMs);
@@ -105,18 +113,21 @@ class Batch {
 
   /**
    * Validates and writes one decoded record; a failure dead-letters it alone. A half-written row
-   * is rolled back, so the TSV never holds a partial line.
+   * is rolled back, so neither the TSV nor the columns ever hold a partial row.
    */
   accept(value: unknown, m: number, k: number, offset: number, bytes: Uint8Array, from: number, to: number): void {
     const rows = this.rows;
     const len = rows.len;
     const count = rows.rows;
+    const columnRows = this.columns?.rows ?? 0;
     try {
       this.validate(value as never, this.notAfterMs);
-      this.write(rows, value as never, this.origin, offset);
+      if (this.columns) this.columns.write(value as EumdInterval, offset);
+      else this.write(rows, value as never, this.origin, offset);
     } catch (err) {
       rows.len = len;
       rows.rows = count;
+      this.columns?.truncate(columnRows);
       const code = err instanceof RecordError ? err.code : 'PEV_AVRO_INVALID';
       const sid = (value as { session_id?: unknown } | null)?.session_id;
       this.dead(m, k, 1, offset, code, errorText(err), typeof sid === 'string' ? sid : '', bytes, from, to);
@@ -167,7 +178,12 @@ class Batch {
       partition: this.partition,
       kind: this.kind,
       tables: [
-        { table: TABLE_OF_KIND[this.kind], tsv: this.rows.result(), rows: this.rows.rows },
+        this.columns
+          ? {
+            table: TABLE_OF_KIND[this.kind], tsv: this.rows.result(), rows: this.columns.rows,
+            columns: this.columns.result(this.topic, this.partition, this.ingestedMs),
+          }
+          : { table: TABLE_OF_KIND[this.kind], tsv: this.rows.result(), rows: this.rows.rows },
         { table: 'dead_letter', tsv: this.deadRows.result(), rows: this.deadRows.rows },
       ],
       dead: {

@@ -3,6 +3,7 @@
  * TabSeparated rows, dead letters and counters out. Everything is plain data that crosses threads
  * by structured clone, its buffers by transfer (see batch.ts for what the worker does with it).
  */
+import { partBuffers, type IntervalColumnsPart } from '../../aggregate/store/columns.js';
 import type { RecordErrorCode } from '../../schemas/errors.js';
 import type { RecordKind } from '../../schemas/index.js';
 import type { RawTable } from '../../schemas/tables.js';
@@ -22,6 +23,11 @@ export interface TaskBase {
   clockSkewMs: number;
   /** ingested_ms of every row. */
   ingestedMs: number;
+  /**
+   * Interval rows as columns (aggregate/store/columns.ts) instead of TabSeparated text: set when
+   * the store takes a columnar insert (chDB). Other record kinds are always text.
+   */
+  columnar?: boolean;
 }
 
 export interface FramedTask extends TaskBase {
@@ -57,8 +63,11 @@ export type DecodeTask = FramedTask | ContainerBlockTask;
 /** One table's rows: TabSeparated bytes in INSERT_COLUMNS order. */
 export interface TableRows {
   table: RawTable;
+  /** TabSeparated rows; empty when the rows came as `columns`. */
   tsv: Uint8Array<ArrayBuffer>;
   rows: number;
+  /** interval_raw rows of a columnar task. */
+  columns?: IntervalColumnsPart;
 }
 
 /**
@@ -116,7 +125,10 @@ export const DEFAULT_MAX_BLOCK_BYTES = 64 * 1024 * 1024;
 /** The buffers of a result, for a transfer list. */
 export function resultTransferList(r: BatchResult): ArrayBuffer[] {
   const list = new Set<ArrayBuffer>();
-  for (const t of r.tables) list.add(t.tsv.buffer);
+  for (const t of r.tables) {
+    list.add(t.tsv.buffer);
+    if (t.columns) for (const b of partBuffers(t.columns)) list.add(b);
+  }
   const d = r.dead;
   for (const a of [d.messageIndex, d.recordIndex, d.records, d.offset, d.payload, d.payloadEnds]) list.add(a.buffer);
   return [...list].filter((b) => b.byteLength > 0);

@@ -32,6 +32,7 @@ export function buildFramedTask(
   schemas: readonly { id: number; text: string }[],
   cfg: Config,
   nowMs: number,
+  columnar = false,
 ): FramedTask {
   let total = 0;
   for (const m of messages) total += m.value ? m.value.length : 0;
@@ -64,6 +65,7 @@ export function buildFramedTask(
     nowMs, clockSkewMs: cfg.pipeline.clockSkewMs, ingestedMs: nowMs, maxMessageBytes: cfg.pipeline.maxMessageBytes,
   };
   if (counts) task.recordCounts = counts;
+  if (columnar) task.columnar = true;
   return task;
 }
 
@@ -177,7 +179,7 @@ export class KafkaUnitProcessor implements UnitProcessor {
       if (!kind) continue;
       for (let first = 0; first < slice.messages.length; first += MESSAGES_PER_TASK) {
         const part = slice.messages.slice(first, first + MESSAGES_PER_TASK);
-        const task = buildFramedTask(slice.topic, slice.partition, kind, part, schemas, this.cfg, now);
+        const task = buildFramedTask(slice.topic, slice.partition, kind, part, schemas, this.cfg, now, this.sink.columnar);
         const end = this.metrics.decodeSeconds.startTimer();
         jobs.push(
           this.pool.run(task).then((result) => {
@@ -217,7 +219,10 @@ export class KafkaUnitProcessor implements UnitProcessor {
     const letters: DeadLetter[] = [];
     let records = 0;
     for (const { slice, first, result } of done) {
-      for (const t of result.tables) buffers.add(t.table, t.tsv, t.rows);
+      for (const t of result.tables) {
+        if (t.columns) buffers.addColumns(t.columns);
+        else buffers.add(t.table, t.tsv, t.rows);
+      }
       records += result.stats.records;
       this.metrics.recordsIn.inc({ topic: slice.topic }, result.stats.records);
       const dead = result.dead;

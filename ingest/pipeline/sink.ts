@@ -1,8 +1,8 @@
 /**
- * Makes one unit of work durable: every table's rows in one insert each, and the unit's dead
- * letters acknowledged by the dead-letter sink. Retryable failures (store or broker down) are
- * retried with backoff until they succeed or the kill signal fires; a rejection is thrown, and the
- * caller halts without committing.
+ * Makes one unit of work durable: every table's rows in one insert each (interval rows as columns
+ * on chDB), and the unit's dead letters acknowledged by the dead-letter sink. Retryable failures
+ * (store or broker down) are retried with backoff until they succeed or the kill signal fires; a
+ * rejection is thrown, and the caller halts without committing.
  *
  * Re-inserting rows after an insert that failed half-way is safe by design: raw tables are
  * append-only and every total is deduplicated by natural key at read time.
@@ -14,10 +14,19 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { DeadLetter, DeadLetterSink } from '../kafka/dead-letter.js';
 import { retrying } from './retry.js';
+import type { IntervalColumnsPart } from '../../aggregate/store/columns.js';
 
 export class TableBuffers {
   readonly chunks = new Map<RawTable, Uint8Array[]>();
   readonly rows = new Map<RawTable, number>();
+  /** interval_raw rows that came as columns (a columnar store); never beside text chunks of it. */
+  readonly intervalColumns: IntervalColumnsPart[] = [];
+
+  addColumns(part: IntervalColumnsPart): void {
+    if (part.rows === 0) return;
+    this.intervalColumns.push(part);
+    this.rows.set('interval_raw', (this.rows.get('interval_raw') ?? 0) + part.rows);
+  }
 
   add(table: RawTable, chunk: Uint8Array, rows: number): void {
     if (rows === 0) return;
@@ -41,6 +50,11 @@ export class DurableSink {
     private readonly log: Logger,
   ) {}
 
+  /** Whether interval rows should come as columns: the store takes them so (chDB). */
+  get columnar(): boolean {
+    return this.store.insertIntervalColumns !== undefined;
+  }
+
   async write(buffers: TableBuffers, letters: readonly DeadLetter[], kill: AbortSignal): Promise<void> {
     const retry = {
       initialMs: this.cfg.pipeline.retryInitialMs,
@@ -49,14 +63,16 @@ export class DurableSink {
     };
     const jobs: Promise<void>[] = [];
     for (const table of RAW_TABLES) {
-      const chunks = buffers.chunks.get(table);
-      if (!chunks || chunks.length === 0) continue;
+      const chunks = buffers.chunks.get(table) ?? [];
+      const parts = table === 'interval_raw' ? buffers.intervalColumns : [];
+      if (chunks.length === 0 && parts.length === 0) continue;
       const rows = buffers.rowCount(table);
       jobs.push(
         retrying(
           async () => {
             const end = this.metrics.insertSeconds.startTimer({ table });
-            await this.store.insertTsv(table, chunks);
+            if (parts.length > 0) await this.store.insertIntervalColumns!(parts);
+            if (chunks.length > 0) await this.store.insertTsv(table, chunks);
             end();
           },
           {

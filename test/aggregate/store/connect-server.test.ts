@@ -42,6 +42,7 @@ void t.test('migrate, insert every raw table, read back (shared server)', async 
   t.same(second.applied, [], 'second run applies nothing');
   t.same(second.skipped, first.skipped, 'and skips the same, with the same reason');
 
+  t.notOk('insertIntervalColumns' in store, 'a server takes text: no columnar insert, so the workers write TSV');
   await store.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(0, 4))]);
   await store.insertTsv('interval_raw', [tsv('interval_raw', intervalRows().slice(4))]);
   await store.insertTsv('session_event_raw', [tsv('session_event_raw', sessionEventRows())]);

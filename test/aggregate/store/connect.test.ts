@@ -5,6 +5,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { IntervalColumns } from '../../../aggregate/store/columns.js';
 import { openStore } from '../../../aggregate/store/connect.js';
 import { toInt } from '../../../aggregate/store/values.js';
 import { clickhouseMigrations, packageRoot } from '../../../schemas/index.js';
@@ -143,6 +144,54 @@ void t.test('TSV rows of every raw table read back deduplicated and exact', asyn
   t.same(after.map((r) => [toInt(r.n), toInt(r.wh), toInt(r.d)]), [[4, 150, 5]], 'after OPTIMIZE FINAL: 4 intervals, 150 Wh, resend merged away');
 });
 
+void t.test('interval rows as columns: stored exactly, counted once by the aggregates, concurrent inserts all land', async (t) => {
+  const store = await tempStore(t);
+  t.ok('insertIntervalColumns' in store, 'chDB takes interval rows as columns');
+  const insert = store.insertIntervalColumns!.bind(store);
+  // intervalRows(): S1 with an exact resend and a conflict, S2 with one interval; the second part
+  // carries the resends, from another partition, as a redelivery would.
+  const part = (rows: Record<string, string | number>[], partition: number, ingestedMs: number) => {
+    const c = new IntervalColumns(rows.length);
+    for (const r of rows) {
+      c.write({
+        session_id: String(r['session_id']), seq: Number(r['seq']), esci_id: String(r['esci_id']), eumd_id: String(r['eumd_id']),
+        premise_id: String(r['premise_id']), pev_id: String(r['pev_id']), interval_start: Number(r['interval_start']) * 1000,
+        interval_s: Number(r['interval_s']), energy_wh: Number(r['energy_wh']), register_wh: Number(r['register_wh']), quality: Number(r['quality']),
+      }, Number(r['src_offset']));
+    }
+    return c.result('pev.eumd-interval', partition, ingestedMs);
+  };
+  const rows = intervalRows();
+  await insert([part(rows.slice(0, 4), 3, 1), part(rows.slice(6), 3, 1)]);
+  await insert([part(rows.slice(4, 6), 5, 2)]);
+  await insert([part([], 0, 0)]);
+  const raw = await store.select<Record<string, unknown>>(
+    'SELECT session_id, seq, toUnixTimestamp(interval_start) AS start, energy_wh, register_wh, src_topic, src_partition, src_offset, ingested_ms FROM {db}.interval_raw ORDER BY src_offset',
+  );
+  t.same(
+    raw.map((r) => [r['session_id'], ...['seq', 'start', 'energy_wh', 'register_wh'].map((k) => toInt(r[k])), r['src_topic'], ...['src_partition', 'src_offset', 'ingested_ms'].map((k) => toInt(r[k]))]),
+    rows.map((r) => [r['session_id'], r['seq'], r['interval_start'], r['energy_wh'], r['register_wh'], 'pev.eumd-interval', Number(r['src_offset']) >= 14 && Number(r['src_offset']) <= 15 ? 5 : 3, r['src_offset'], Number(r['src_offset']) >= 14 && Number(r['src_offset']) <= 15 ? 2 : 1]),
+    'every column of every row, as written',
+  );
+  const rollup = await store.select<Record<string, unknown>>('SELECT session_id, energy_wh, intervals_seen, conflicts FROM {db}.session_rollup ORDER BY session_id');
+  t.same(rollup.map((r) => [r['session_id'], toInt(r['energy_wh']), toInt(r['intervals_seen']), toInt(r['conflicts'])]), [[S1, 150, 4, 1], [S2, 10, 1, 0]]);
+
+  // Eight inserts at once, each its own registered table.
+  let expected = 0;
+  const batches = Array.from({ length: 8 }, (_, b) => {
+    const c = new IntervalColumns(500);
+    for (let i = 0; i < 500; i++) {
+      const energy = 1 + ((i + b) % 7);
+      expected += energy;
+      c.write({ session_id: `S-${(0x100 + b).toString(16).padStart(16, '0')}`, seq: i, esci_id: 'ESCI-0000000A', eumd_id: 'EUMD-0000000B', premise_id: 'P000000001', pev_id: 'JH4KA7561PC008269', interval_start: (T0 + i * 60) * 1000, interval_s: 60, energy_wh: energy, register_wh: 0, quality: 0 }, i);
+    }
+    return c.result('x', b, 1);
+  });
+  await Promise.all(batches.map((p) => insert([p])));
+  const [all] = await store.select<{ n: string; wh: string }>("SELECT count() AS n, sum(energy_wh) AS wh FROM {db}.interval_raw WHERE src_topic = 'x'");
+  t.same([toInt(all?.n), toInt(all?.wh)], [4000, expected]);
+});
+
 void t.test('concurrent inserts into one embedded store all land', async (t) => {
   const store = await tempStore(t);
   const batches = Array.from({ length: 8 }, (_, b) =>
@@ -170,6 +219,14 @@ void t.test('insert failures are mapped to StoreError', async (t) => {
     retryable: false,
     message: /unmigrated\.vehicle_report_raw/,
   }, 'missing table: rejected, not retryable, names the table');
+  const one = new IntervalColumns(1);
+  one.write({ session_id: S1, seq: 0, esci_id: 'ESCI-0000000A', eumd_id: 'EUMD-0000000B', premise_id: 'P000000001', pev_id: 'JH4KA7561PC008269', interval_start: T0 * 1000, interval_s: 60, energy_wh: 1, register_wh: 1, quality: 0 }, 0);
+  await t.rejects(other.insertIntervalColumns!([one.result('x', 0, 1)]), {
+    name: 'StoreError',
+    code: 'PEV_STORE_REJECTED',
+    retryable: false,
+    message: /1 rows as columns into unmigrated\.interval_raw/,
+  }, 'the columnar insert too');
   await t.rejects(store.insertTsv('vehicle_report_raw', [Buffer.from('S-1\tnot-a-number\n')]), {
     code: 'PEV_STORE_REJECTED',
     retryable: false,

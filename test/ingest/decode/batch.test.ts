@@ -12,6 +12,7 @@ import {
   SKEW_MS, VEHICLE_REPORT, VEHICLE_REPORT_TSV, body, framed, framedTask, originTsv, rawFrame, text,
 } from './fixtures.js';
 import type { Message } from './fixtures.js';
+import { columnsAsTsv } from '../../helpers/columns.js';
 
 const IT = TOPICS.interval;
 const rowsOf = (r: BatchResult): string => text(r.tables[0]!.tsv);
@@ -180,6 +181,32 @@ void t.test('multi-record messages: N = 16', (t) => {
   t.equal(lines[15], intervalRow({ seq: 15, interval_s: 15, energy_wh: 40, interval_start: start + 225_000 }, 100).slice(0, -1));
   t.equal(lines[23], intervalRow({ seq: 108, session_id: 'S-00000000000000ff', interval_s: 15, energy_wh: 133, interval_start: start + 120_000 }, 101).slice(0, -1));
   checkAccounting(t, r, 'N = 16');
+  t.end();
+});
+
+void t.test('a columnar task gives the same interval rows as columns, and the same dead letters', (t) => {
+  const start = 1_700_000_040_000;
+  const rec = (seq: number, over: object = {}): Buffer => framed('interval', { ...INTERVAL, seq, interval_start: start + seq * 60_000, energy_wh: 10 + seq, ...over });
+  const messages: Message[] = [
+    { value: rec(0) },
+    { value: Buffer.concat([rec(1), rec(2, { energy_wh: -5 }), rec(3)]), records: 3 },
+    { value: rec(4, { session_id: 'not a session' }) },
+    { value: Buffer.concat([rec(5), rec(6).subarray(0, 12)]), records: 2 },
+    { value: rec(7, { register_wh: 12_884_901_893 }) },
+  ];
+  const asText = decodeBatch(framedTask('interval', messages));
+  const asColumns = decodeBatch(framedTask('interval', messages, { columnar: true }));
+  t.same(asColumns.dead.code, ['PEV_NEGATIVE_ENERGY', 'PEV_BAD_ID', 'PEV_TRUNCATED']);
+  t.same(asColumns.dead, asText.dead, 'dead letters do not depend on the row format');
+  t.same(asColumns.stats, asText.stats);
+  t.equal(asColumns.tables[0]!.rows, 5);
+  t.equal(asColumns.tables[0]!.tsv.length, 0, 'no text rows beside the columns');
+  t.equal(columnsAsTsv([asColumns.tables[0]!.columns!]), rowsOf(asText), 'every good row, value for value');
+  t.equal(rowsOf(asText).split('\n').length - 1, 5);
+  t.equal(text(asColumns.tables[1]!.tsv), deadRowsOf(asText));
+  t.equal(asText.tables[0]!.columns, undefined, 'a text task has no columns');
+  const events = decodeBatch(framedTask('sessionEvent', [{ value: framed('sessionEvent', SESSION_EVENTS[0]!.value) }], { columnar: true }));
+  t.equal(rowsOf(events), SESSION_EVENTS[0]!.tsv + originTsv(TOPICS.sessionEvent, 3, 100), 'other record kinds stay text');
   t.end();
 });
 
