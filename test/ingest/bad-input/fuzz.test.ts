@@ -12,6 +12,7 @@ import { runFuzz } from '../../../bench/fuzz/run.js';
 import { loadConfig } from '../../../schemas/config.js';
 import { decodeBatch } from '../../../ingest/decode/batch.js';
 import { recordCountOf } from '../../../ingest/codec/framing.js';
+import { columnsAsTsv } from '../../helpers/columns.js';
 
 void t.test('the generator is seeded: same seed, same payloads; another seed, others', (t) => {
   const a = new PayloadGenerator('repro').batch(200);
@@ -98,4 +99,34 @@ void t.test('100,000 payloads in-thread and 10,000 through the pool: no crash, n
   for (const code of ['PEV_NO_MAGIC', 'PEV_UNKNOWN_SCHEMA', 'PEV_TRUNCATED', 'PEV_TRAILING_BYTES', 'PEV_AVRO_INVALID', 'PEV_BAD_ID', 'PEV_WRONG_RECORD_TYPE', 'PEV_SCHEMA_INCOMPATIBLE', 'PEV_EMPTY_VALUE', 'PEV_OVERSIZE']) {
     t.ok(codes.includes(code), `${code} reached`);
   }
+});
+
+// The columnar path (chDB's interval insert) takes the same bad input: every fuzzed batch decoded
+// both ways must give the same dead letters and counts, and the same good rows value for value.
+void t.test('fuzzed batches decoded as columns equal the text path: same letters, same rows', (t) => {
+  const gen = new PayloadGenerator('columnar');
+  const cfg = loadConfig({ env: {} });
+  const schemas = fuzzSchemas();
+  let intervalBatches = 0;
+  let goodRows = 0;
+  const differing: number[] = [];
+  for (let b = 0; b < 400; b++) {
+    const batch = gen.batch(100);
+    const task = taskOf(batch, schemas, cfg, Date.UTC(2026, 11, 1));
+    const text = decodeBatch(task);
+    const columnar = decodeBatch({ ...task, columnar: true });
+    const rows = Buffer.from(text.tables[0]!.tsv).toString('utf8');
+    const same = columnar.tables[0]!.columns
+      ? columnsAsTsv([columnar.tables[0]!.columns]) === rows && columnar.tables[0]!.tsv.length === 0
+      : Buffer.from(columnar.tables[0]!.tsv).toString('utf8') === rows;
+    if (!same || JSON.stringify(columnar.dead) !== JSON.stringify(text.dead) || JSON.stringify(columnar.stats) !== JSON.stringify(text.stats)) differing.push(b);
+    if (text.kind === 'interval') {
+      intervalBatches++;
+      goodRows += text.stats.ok.interval;
+      if (columnar.tables[0]!.columns?.rows !== text.stats.ok.interval) differing.push(b);
+    }
+  }
+  t.same(differing, [], 'no batch differs between the two row formats');
+  t.ok(intervalBatches > 0 && goodRows > 0, `interval batches compared: ${intervalBatches}, good rows: ${goodRows}`);
+  t.end();
 });
