@@ -36,8 +36,8 @@ export interface IntervalColumnsPart {
   ingestedMs: number;
 }
 
-/** A growable uint32 or byte buffer. */
-class Grow<A extends Uint8Array<ArrayBuffer> | Uint32Array<ArrayBuffer>> {
+/** A growable byte buffer. */
+class Grow<A extends Uint8Array<ArrayBuffer>> {
   len = 0;
   constructor(public buf: A, private readonly make: (n: number) => A) {}
 
@@ -56,46 +56,50 @@ const words = (n: number) => new Uint32Array(new ArrayBuffer(n * 4));
 
 export class IntervalColumns {
   rows = 0;
+  /** Rows the fixed-width columns (string ends, uint32, int64) have room for. */
+  private capacity: number;
   private readonly data = STRING_COLUMNS.map(() => new Grow(bytes(16 * 1024), bytes));
   /** End offset of each row's string, per string column. */
-  private readonly ends: Grow<Uint32Array<ArrayBuffer>>[];
-  private readonly uint32: Grow<Uint32Array<ArrayBuffer>>[];
-  private readonly int64: Grow<Uint32Array<ArrayBuffer>>[];
+  private ends: Uint32Array<ArrayBuffer>[];
+  private uint32: Uint32Array<ArrayBuffer>[];
+  /** (low, high) uint32 halves per row. */
+  private int64: Uint32Array<ArrayBuffer>[];
 
   constructor(expectedRows: number) {
-    const n = Math.max(16, expectedRows);
-    this.ends = STRING_COLUMNS.map(() => new Grow(words(n), words));
-    this.uint32 = UINT32_COLUMNS.map(() => new Grow(words(n), words));
-    this.int64 = INT64_COLUMNS.map(() => new Grow(words(2 * n), words));
+    this.capacity = Math.max(16, expectedRows);
+    this.ends = STRING_COLUMNS.map(() => words(this.capacity));
+    this.uint32 = UINT32_COLUMNS.map(() => words(this.capacity));
+    this.int64 = INT64_COLUMNS.map(() => words(2 * this.capacity));
   }
 
   /** Appends one validated interval (IDs are ASCII, numbers safe integers) from Kafka offset `offset`. */
   write(r: EumdInterval, offset: number): void {
-    this.string(0, r.session_id);
-    this.string(1, r.esci_id);
-    this.string(2, r.eumd_id);
-    this.string(3, r.premise_id);
-    this.string(4, r.pev_id);
-    this.u32(0, r.seq);
+    // Every fixed-width column holds `rows` rows, so one check covers them all.
+    const row = this.rows;
+    if (row === this.capacity) this.growFixed();
+    this.string(0, row, r.session_id);
+    this.string(1, row, r.esci_id);
+    this.string(2, row, r.eumd_id);
+    this.string(3, row, r.premise_id);
+    this.string(4, row, r.pev_id);
+    const u = this.uint32;
+    u[0]![row] = r.seq;
     // DateTime column: epoch seconds (validation made the start a whole second).
-    this.u32(1, r.interval_start / 1000);
-    this.u32(2, r.interval_s);
-    this.u32(3, r.quality);
-    this.i64(0, r.energy_wh);
-    this.i64(1, r.register_wh);
-    this.i64(2, offset);
-    this.rows++;
+    u[1]![row] = r.interval_start / 1000;
+    u[2]![row] = r.interval_s;
+    u[3]![row] = r.quality;
+    const l = this.int64;
+    const at = 2 * row;
+    setInt64(l[0]!, at, r.energy_wh);
+    setInt64(l[1]!, at, r.register_wh);
+    setInt64(l[2]!, at, offset);
+    this.rows = row + 1;
   }
 
   /** Drops everything after the first `rows` rows (a row whose writing threw). */
   truncate(rows: number): void {
     this.rows = rows;
-    for (let i = 0; i < STRING_COLUMNS.length; i++) {
-      this.ends[i]!.len = rows;
-      this.data[i]!.len = rows === 0 ? 0 : this.ends[i]!.buf[rows - 1]!;
-    }
-    for (const c of this.uint32) c.len = rows;
-    for (const c of this.int64) c.len = 2 * rows;
+    for (let i = 0; i < STRING_COLUMNS.length; i++) this.data[i]!.len = rows === 0 ? 0 : this.ends[i]![rows - 1]!;
   }
 
   result(topic: string, partition: number, ingestedMs: number): IntervalColumnsPart {
@@ -104,41 +108,45 @@ export class IntervalColumns {
       rows,
       strings: this.data.map((d, i) => {
         const offsets = new Int32Array(new ArrayBuffer((rows + 1) * 4));
-        offsets.set(this.ends[i]!.buf.subarray(0, rows), 1);
+        offsets.set(this.ends[i]!.subarray(0, rows), 1);
         return { data: d.buf.subarray(0, d.len), offsets };
       }),
-      uint32: this.uint32.map((c) => c.buf.subarray(0, rows)),
-      int64: this.int64.map((c) => c.buf.subarray(0, 2 * rows)),
+      uint32: this.uint32.map((c) => c.subarray(0, rows)),
+      int64: this.int64.map((c) => c.subarray(0, 2 * rows)),
       topic,
       partition,
       ingestedMs,
     };
   }
 
-  private string(i: number, s: string): void {
+  private growFixed(): void {
+    const grow = (a: Uint32Array<ArrayBuffer>) => {
+      const next = words(a.length * 2);
+      next.set(a);
+      return next;
+    };
+    this.capacity *= 2;
+    this.ends = this.ends.map(grow);
+    this.uint32 = this.uint32.map(grow);
+    this.int64 = this.int64.map(grow);
+  }
+
+  private string(i: number, row: number, s: string): void {
     const d = this.data[i]!;
-    d.need(s.length);
+    const n = s.length;
+    if (d.len + n > d.buf.length) d.need(n);
     const b = d.buf;
     let p = d.len;
-    for (let k = 0; k < s.length; k++) b[p++] = s.charCodeAt(k);
+    for (let k = 0; k < n; k++) b[p++] = s.charCodeAt(k);
     d.len = p;
-    const e = this.ends[i]!;
-    e.need(1);
-    e.buf[e.len++] = p;
+    this.ends[i]![row] = p;
   }
+}
 
-  private u32(i: number, v: number): void {
-    const c = this.uint32[i]!;
-    c.need(1);
-    c.buf[c.len++] = v;
-  }
-
-  private i64(i: number, v: number): void {
-    const c = this.int64[i]!;
-    c.need(2);
-    c.buf[c.len++] = v >>> 0;
-    c.buf[c.len++] = Math.floor(v / 4_294_967_296) >>> 0;
-  }
+/** v (a safe integer) as little-endian (low, high) uint32 halves at a[at], a[at + 1]. */
+function setInt64(a: Uint32Array, at: number, v: number): void {
+  a[at] = v >>> 0;
+  a[at + 1] = Math.floor(v / 4_294_967_296) >>> 0;
 }
 
 /** The buffers of a part, for a transfer list. */

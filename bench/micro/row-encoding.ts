@@ -1,11 +1,15 @@
 /**
- * Row encoding: a validated EumdInterval to one TabSeparated row of interval_raw.
+ * Row encoding: a validated EumdInterval to one row of interval_raw.
  *
- *   current   TsvWriter + writeIntervalRow (ingest/decode/rows.ts): bytes written straight into a
- *             growable buffer, digits by hand, the per-batch origin columns pre-encoded
+ *   current   IntervalColumns.write (aggregate/store/columns.ts): the embedded store's form, the
+ *             row's fields appended to per-column buffers
+ *   tsv       TsvWriter + writeIntervalRow (ingest/decode/rows.ts), the form a ClickHouse server
+ *             takes: bytes written straight into a growable buffer, digits by hand, the per-batch
+ *             origin columns pre-encoded
  *   concat    a template string per row, joined per batch and encoded once with Buffer.from
  *   parts     an array of fields per row joined with tabs (a common first attempt)
  */
+import { IntervalColumns } from '../../aggregate/store/columns.js';
 import { TsvWriter } from '../../aggregate/store/tsv.js';
 import { rowOrigin, writeIntervalRow } from '../../ingest/decode/rows.js';
 import { latestSchema, type EumdInterval } from '../../schemas/index.js';
@@ -20,8 +24,19 @@ export function run(): MicroResult {
   const origin = rowOrigin(topic, 3, ingested);
   return runCases('row-encoding', 'interval row', n, [
     {
-      name: 'TsvWriter + writeIntervalRow',
+      name: 'IntervalColumns.write',
       current: true,
+      note: 'the embedded store (chDB) takes interval rows as columns',
+      fn: () => {
+        // Sized as the decode workers size it for 1-record messages: one row per message.
+        const c = new IntervalColumns(n);
+        for (let i = 0; i < n; i++) c.write(records[i]!, 1_000_000 + i);
+        return c.result(topic, 3, ingested).rows;
+      },
+    },
+    {
+      name: 'TsvWriter + writeIntervalRow',
+      note: 'what a ClickHouse server takes',
       fn: () => {
         const w = new TsvWriter(n * 160);
         for (let i = 0; i < n; i++) writeIntervalRow(w, records[i]!, origin, 1_000_000 + i);

@@ -351,7 +351,7 @@ export function readContainerFile(path: string, options: ContainerReadOptions = 
 /** The worker task for a block. */
 export function containerBlockTask(
   block: ContainerBlock,
-  base: { topic: string; kind: RecordKind; nowMs: number; clockSkewMs: number; ingestedMs: number; partition?: number; maxBlockBytes?: number },
+  base: { topic: string; kind: RecordKind; nowMs: number; clockSkewMs: number; ingestedMs: number; partition?: number; maxBlockBytes?: number; columnar?: boolean },
 ): ContainerBlockTask {
   const task: ContainerBlockTask = {
     mode: 'container', topic: base.topic, partition: base.partition ?? 0, kind: base.kind, data: block.data,
@@ -359,5 +359,6 @@ export function containerBlockTask(
     codec: block.codec, count: block.count, firstOrdinal: block.firstOrdinal,
   };
   if (base.maxBlockBytes !== undefined) task.maxBlockBytes = base.maxBlockBytes;
+  if (base.columnar) task.columnar = true;
   return task;
 }

@@ -81,7 +81,7 @@ export async function ingestFiles(paths: readonly string[], o: FileIngestOptions
         const buffers = new TableBuffers();
         for (const r of results) {
           for (const t of r.tables) {
-            buffers.add(t.table, t.tsv, t.rows);
+            buffers.addRows(t);
             summary.rowsByTable[t.table] = (summary.rowsByTable[t.table] ?? 0) + t.rows;
           }
           summary.records += r.stats.records;
@@ -141,7 +141,7 @@ export async function ingestFiles(paths: readonly string[], o: FileIngestOptions
           jobs.push(Promise.resolve(deadBlockResult({ topic, partition: 0, kind: kind ?? 'interval', firstOrdinal: item.firstOrdinal, count: item.count, ...d, ingestedMs: now })));
         } else {
           progressBytes = summary.bytes + item.position;
-          jobs.push(o.pool.run(containerBlockTask(item, { topic, kind: kind!, nowMs: now, clockSkewMs: o.cfg.pipeline.clockSkewMs, ingestedMs: now })));
+          jobs.push(o.pool.run(containerBlockTask(item, { topic, kind: kind!, nowMs: now, clockSkewMs: o.cfg.pipeline.clockSkewMs, ingestedMs: now, columnar: sink.columnar })));
         }
         pending += item.count;
         // A unit ends at unitRecords, or at a number of blocks the pool's queue holds (a file of

@@ -219,10 +219,7 @@ export class KafkaUnitProcessor implements UnitProcessor {
     const letters: DeadLetter[] = [];
     let records = 0;
     for (const { slice, first, result } of done) {
-      for (const t of result.tables) {
-        if (t.columns) buffers.addColumns(t.columns);
-        else buffers.add(t.table, t.tsv, t.rows);
-      }
+      for (const t of result.tables) buffers.addRows(t);
       records += result.stats.records;
       this.metrics.recordsIn.inc({ topic: slice.topic }, result.stats.records);
       const dead = result.dead;

@@ -15,12 +15,19 @@ import type { Metrics } from '../metrics.js';
 import type { DeadLetter, DeadLetterSink } from '../kafka/dead-letter.js';
 import { retrying } from './retry.js';
 import type { IntervalColumnsPart } from '../../aggregate/store/columns.js';
+import type { TableRows } from '../decode/task.js';
 
 export class TableBuffers {
   readonly chunks = new Map<RawTable, Uint8Array[]>();
   readonly rows = new Map<RawTable, number>();
   /** interval_raw rows that came as columns (a columnar store); never beside text chunks of it. */
   readonly intervalColumns: IntervalColumnsPart[] = [];
+
+  /** One table's rows of a decoded batch, in whichever form the worker wrote them. */
+  addRows(t: TableRows): void {
+    if (t.columns) this.addColumns(t.columns);
+    else this.add(t.table, t.tsv, t.rows);
+  }
 
   addColumns(part: IntervalColumnsPart): void {
     if (part.rows === 0) return;

@@ -11,6 +11,7 @@ import type { ContainerItem } from '../../../ingest/decode/container.js';
 import { latestSchema } from '../../../schemas/index.js';
 import type { RecordKind } from '../../../schemas/index.js';
 import { INGESTED_MS, INTERVAL, NOW_MS, SKEW_MS, VEHICLE_REPORT, text } from './fixtures.js';
+import { columnsAsTsv } from '../../helpers/columns.js';
 
 // Bytes that no record here contains, so the test can find block boundaries by searching for it.
 const SYNC = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0xfe, 0xed, 0xfa, 0xce, 0xca, 0xfe, 0xba, 0xbe, 0x8b, 0xad, 0xf0, 0x0d]);
@@ -49,13 +50,13 @@ interface Outcome {
 }
 
 /** Reads a file as the file source does: blocks through decodeBatch, bad items through deadBlockResult. */
-async function ingest(buf: Buffer, kind: RecordKind = 'interval', chunkSize = 4096): Promise<Outcome> {
+async function ingest(buf: Buffer, kind: RecordKind = 'interval', chunkSize = 4096, columnar = false): Promise<Outcome> {
   const items: ContainerItem[] = [];
   const results: BatchResult[] = [];
   for await (const item of readContainer(chunks(buf, chunkSize))) {
     items.push(item);
     if (item.type === 'block') {
-      results.push(decodeBatch(containerBlockTask(item, { topic: FILE, kind, nowMs: NOW_MS, clockSkewMs: SKEW_MS, ingestedMs: INGESTED_MS })));
+      results.push(decodeBatch(containerBlockTask(item, { topic: FILE, kind, nowMs: NOW_MS, clockSkewMs: SKEW_MS, ingestedMs: INGESTED_MS, columnar })));
     } else if (item.type === 'bad') {
       results.push(deadBlockResult({ topic: FILE, partition: 0, kind, firstOrdinal: item.firstOrdinal, count: item.count, code: item.code, message: item.message, payload: item.payload, ingestedMs: INGESTED_MS }));
     }
@@ -64,7 +65,10 @@ async function ingest(buf: Buffer, kind: RecordKind = 'interval', chunkSize = 40
   for (const r of results) for (let i = 0; i < r.dead.count; i++) dead.push({ code: r.dead.code[i]!, offset: r.dead.offset[i]!, records: r.dead.records[i]! });
   return {
     items, results, dead,
-    rows: results.map((r) => text(r.tables[0]!.tsv)).join(''),
+    rows: results.map((r) => {
+      const t = r.tables[0]!;
+      return t.columns ? columnsAsTsv([t.columns]) : text(t.tsv);
+    }).join(''),
     records: results.reduce((n, r) => n + r.stats.records, 0),
     ok: results.reduce((n, r) => n + r.stats.ok[kind], 0),
   };
@@ -98,6 +102,20 @@ void t.test('good files, null and deflate, read in any chunk size: every record 
       t.same(o.dead, []);
     }
   }
+});
+
+void t.test('container blocks as columns (the embedded store\'s form): the same rows and letters as text', async (t) => {
+  const file = await containerFile('interval', intervals(40), 'deflate', 300);
+  const asText = await ingest(file);
+  const asColumns = await ingest(file, 'interval', 4096, true);
+  t.ok(asColumns.results.every((r) => r.tables[0]?.columns !== undefined && r.tables[0].tsv.length === 0), 'every block came as columns');
+  t.equal(asColumns.rows, Array.from({ length: 40 }, (_, i) => row(i, i)).join(''), 'rows exact, ordinals as offsets');
+  t.equal(asColumns.rows, asText.rows, 'identical to the text rows');
+  t.same(asColumns.dead, asText.dead);
+  t.equal(asColumns.ok, 40);
+  const reports = await ingest(await containerFile('vehicleReport', [VEHICLE_REPORT], 'null'), 'vehicleReport', 4096, true);
+  t.equal(reports.ok, 1);
+  t.equal(reports.results[0]!.tables[0]!.columns, undefined, 'other record kinds stay text');
 });
 
 void t.test('container corpus: bad header, bad sync marker, truncated or corrupt blocks', async (t) => {

@@ -56,9 +56,26 @@ function unknownFile(name: string): string {
   return p;
 }
 
+/** interval_raw inserts by form, over every ingest of this file. */
+const intervalInserts = { columns: 0, text: 0 };
+
 async function ingest(paths: string[]): Promise<FileIngestSummary> {
   // Small units: several writes are in flight while the unknown file is read.
-  return withPipeline(config(), createLogger('warn'), (p) => ingestFiles(paths, { ...p, unitRecords: 200 }));
+  return withPipeline(config(), createLogger('warn'), (p) => {
+    const store = p.store;
+    const counted = {
+      ...store,
+      insertIntervalColumns: async (parts: Parameters<NonNullable<typeof store.insertIntervalColumns>>[0]) => {
+        intervalInserts.columns++;
+        await store.insertIntervalColumns!(parts);
+      },
+      insertTsv: async (table: Parameters<typeof store.insertTsv>[0], chunks: Parameters<typeof store.insertTsv>[1]) => {
+        if (table === 'interval_raw') intervalInserts.text++;
+        await store.insertTsv(table, chunks);
+      },
+    };
+    return ingestFiles(paths, { ...p, store: counted, unitRecords: 200 });
+  });
 }
 
 const unknownRecords = UNKNOWN_BLOCKS.reduce((a, b) => a + b, 0);
@@ -76,6 +93,8 @@ for (const where of ['first', 'middle', 'last'] as const) {
     t.same(s.deadByCode, { PEV_WRONG_RECORD_TYPE: UNKNOWN_BLOCKS.length }, 'one dead letter per block of the unknown file');
     t.equal(s.recordsLost, unknownRecords, `${unknownRecords} records lost`);
     t.same(s.lostByCode, { PEV_WRONG_RECORD_TYPE: unknownRecords }, 'records lost by code');
+    t.ok(intervalInserts.columns > 0, `interval rows went to chDB as columns (${intervalInserts.columns} inserts)`);
+    t.equal(intervalInserts.text, 0, 'no interval rows as text');
 
     const store = await openStore({ kind: 'embedded', path: join(dir, 'chdb'), database: 'pevmeter' });
     try {
