@@ -4,11 +4,13 @@
  *   read-limit    node-rdkafka consume-only: batched consume() of the whole topic, counting
  *                 messages and bytes, nothing else (no decode, no commit).
  *   stage-limits  the same topic read once more (untimed) and packed into worker tasks exactly
- *                 as the pipeline packs them (buildFramedTask, MESSAGES_PER_TASK), then
+ *                 as the pipeline packs them for the store measured (buildFramedTask,
+ *                 MESSAGES_PER_TASK, columns where the store takes them), then
  *                   decode  decodeBatch over every task in a tight loop on this one thread;
- *                   write   the interval rows it produced, already TabSeparated, inserted with
- *                           store.insertTsv in the pipeline's batch sizes and concurrency, into a
- *                           fresh store; and (chDB) the same bytes through chDB's raw insert.
+ *                   write   the interval rows it produced, inserted the pipeline's way (chDB:
+ *                           store.insertIntervalColumns; a server: store.insertTsv) in the
+ *                           pipeline's batch sizes and concurrency, into a fresh store; on chDB,
+ *                           with `compareText`, also the same rows as text through store.insertTsv.
  */
 import Kafka from 'node-rdkafka';
 import type { Message } from 'node-rdkafka';
@@ -18,8 +20,8 @@ import { decodeBatch } from '../../ingest/decode/batch.js';
 import type { FramedTask } from '../../ingest/decode/task.js';
 import { MESSAGES_PER_TASK, buildFramedTask } from '../../ingest/pipeline/processor.js';
 import { latestSchema } from '../../schemas/index.js';
-import { INSERT_COLUMNS } from '../../schemas/tables.js';
 import { openStore } from '../../aggregate/store/index.js';
+import type { IntervalColumnsPart } from '../../aggregate/store/columns.js';
 import type { ReadLimitJob, StageLimitJob } from './protocol.js';
 import type { DecodeLimit, ReadLimit, WriteLimit } from './types.js';
 
@@ -137,120 +139,135 @@ export interface StageLimitsResult {
   clickhouseVersion: string;
 }
 
+/** Whole chunks grouped into inserts of at least `rowsPerInsert` rows, as the pipeline's units are. */
+function groupInserts<T>(chunks: readonly { payload: T; rows: number }[], rowsPerInsert: number): { payloads: T[]; rows: number }[] {
+  const inserts: { payloads: T[]; rows: number }[] = [];
+  let cur: { payloads: T[]; rows: number } = { payloads: [], rows: 0 };
+  for (const c of chunks) {
+    cur.payloads.push(c.payload);
+    cur.rows += c.rows;
+    if (cur.rows >= rowsPerInsert) {
+      inserts.push(cur);
+      cur = { payloads: [], rows: 0 };
+    }
+  }
+  if (cur.rows > 0) inserts.push(cur);
+  return inserts;
+}
+
+/** The first whole inserts up to maxRows rows (at least one). */
+function firstInserts<T>(inserts: { payloads: T[]; rows: number }[], maxRows: number): { payloads: T[]; rows: number }[] {
+  let kept = 0;
+  let rows = 0;
+  while (kept < inserts.length && (kept === 0 || rows + inserts[kept]!.rows <= maxRows)) rows += inserts[kept++]!.rows;
+  return inserts.slice(0, kept);
+}
+
 export async function runStageLimits(job: StageLimitJob): Promise<StageLimitsResult> {
   const cfg = loadConfig({ env: {}, flags: {} });
   const schema = latestSchema('interval');
   const schemas = [{ id: schema.id, text: schema.text }];
-  const tasks: FramedTask[] = [];
-  let packMs = 0;
-  let bytes = 0;
-  await readPasses(job, (msgs) => {
-    const t0 = performance.now();
-    const byPartition = new Map<number, Message[]>();
-    for (const m of msgs) {
-      let list = byPartition.get(m.partition);
-      if (!list) byPartition.set(m.partition, (list = []));
-      list.push(m);
-      bytes += m.value ? m.value.length : 0;
-    }
-    const now = Date.now();
-    for (const [partition, list] of byPartition) {
-      for (let i = 0; i < list.length; i += MESSAGES_PER_TASK) {
-        tasks.push(buildFramedTask(job.topic, partition, 'interval', list.slice(i, i + MESSAGES_PER_TASK), schemas, cfg, now));
-      }
-    }
-    packMs += performance.now() - t0;
-  }, { minSeconds: 0, maxPasses: 1, timeoutMs: 600_000 });
-
-  // Decode: one warm-up task (JIT, schema parse), then every task once, timed.
-  if (tasks[0]) decodeBatch(tasks[0]);
-  const chunks: { tsv: Uint8Array; rows: number }[] = [];
-  let ok = 0;
-  const c0 = cpuSeconds();
-  const t0 = performance.now();
-  for (const task of tasks) {
-    const r = decodeBatch(task);
-    ok += r.stats.ok.interval;
-    const t = r.tables[0]!;
-    chunks.push({ tsv: t.tsv, rows: t.rows });
-  }
-  const decodeSeconds = (performance.now() - t0) / 1000;
-  const decodeCpu = cpuSeconds() - c0;
-  if (ok !== job.records) throw new PevmeterError('PEV_INPUT', `bench: decode limit: ${ok} of ${job.records} records decoded as good rows`);
-  const decode: DecodeLimit = {
-    records: ok, messages: job.messages, seconds: decodeSeconds, recordsPerS: ok / decodeSeconds, mbPerS: bytes / 1e6 / decodeSeconds,
-    packRecordsPerS: ok / (packMs / 1000), tasks: tasks.length, cpuUsPerRecord: (decodeCpu / ok) * 1e6,
-  };
-  tasks.length = 0;
-
-  // Inserts of the pipeline's size: whole worker chunks, until an insert holds rowsPerInsert rows.
-  const inserts: { chunks: Uint8Array[]; rows: number; bytes: number }[] = [];
-  let cur: { chunks: Uint8Array[]; rows: number; bytes: number } = { chunks: [], rows: 0, bytes: 0 };
-  for (const c of chunks) {
-    cur.chunks.push(c.tsv);
-    cur.rows += c.rows;
-    cur.bytes += c.tsv.length;
-    if (cur.rows >= job.rowsPerInsert) {
-      inserts.push(cur);
-      cur = { chunks: [], rows: 0, bytes: 0 };
-    }
-  }
-  if (cur.rows > 0) inserts.push(cur);
-  // Whole inserts up to maxRows (at least one).
-  let kept = 0;
-  let rowsKept = 0;
-  while (kept < inserts.length && (kept === 0 || rowsKept + inserts[kept]!.rows <= job.maxRows)) rowsKept += inserts[kept++]!.rows;
-  inserts.length = kept;
-  const totalBytes = inserts.reduce((n, i) => n + i.bytes, 0);
-
-  const write: WriteLimit[] = [];
   const store = await openStore(job.store);
-  let clickhouseVersion = '';
   const db = job.store.database;
   try {
     await store.migrate();
-    clickhouseVersion = (await store.select<{ v: string }>('SELECT version() AS v'))[0]?.v ?? '';
-    for (const concurrency of job.concurrency) {
-      await store.client.command({ query: `TRUNCATE TABLE ${db}.interval_raw` });
-      const c = cpuSeconds();
-      const seconds = await inParallel(inserts, concurrency, (i) => store.insertTsv('interval_raw', i.chunks));
-      const cpu = cpuSeconds() - c;
-      const [n] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_raw');
-      write.push({
-        store: job.store.kind, path: 'store.insertTsv', rows: rowsKept, bytes: totalBytes, rowsPerInsert: Math.round(rowsKept / inserts.length), concurrency, seconds,
-        rowsPerS: rowsKept / seconds, mbPerS: totalBytes / 1e6 / seconds, cpuUsPerRecord: (cpu / rowsKept) * 1e6, verified: Number(n?.n) === rowsKept,
-      });
+    const clickhouseVersion = (await store.select<{ v: string }>('SELECT version() AS v'))[0]?.v ?? '';
+    // The pipeline's choice (DurableSink.columnar): columns where the store takes them (chDB).
+    const columnar = store.insertIntervalColumns !== undefined;
+
+    const tasks: FramedTask[] = [];
+    let packMs = 0;
+    let bytes = 0;
+    await readPasses(job, (msgs) => {
+      const t0 = performance.now();
+      const byPartition = new Map<number, Message[]>();
+      for (const m of msgs) {
+        let list = byPartition.get(m.partition);
+        if (!list) byPartition.set(m.partition, (list = []));
+        list.push(m);
+        bytes += m.value ? m.value.length : 0;
+      }
+      const now = Date.now();
+      for (const [partition, list] of byPartition) {
+        for (let i = 0; i < list.length; i += MESSAGES_PER_TASK) {
+          tasks.push(buildFramedTask(job.topic, partition, 'interval', list.slice(i, i + MESSAGES_PER_TASK), schemas, cfg, now, columnar));
+        }
+      }
+      packMs += performance.now() - t0;
+    }, { minSeconds: 0, maxPasses: 1, timeoutMs: 600_000 });
+
+    // Decode: one warm-up task (JIT, schema parse), then every task once, timed.
+    if (tasks[0]) decodeBatch(tasks[0]);
+    const columns: { payload: IntervalColumnsPart; rows: number }[] = [];
+    const text: { payload: Uint8Array; rows: number }[] = [];
+    let ok = 0;
+    const c0 = cpuSeconds();
+    const t0 = performance.now();
+    for (const task of tasks) {
+      const r = decodeBatch(task);
+      ok += r.stats.ok.interval;
+      const t = r.tables[0]!;
+      if (t.columns) columns.push({ payload: t.columns, rows: t.rows });
+      else text.push({ payload: t.tsv, rows: t.rows });
     }
+    const decodeSeconds = (performance.now() - t0) / 1000;
+    const decodeCpu = cpuSeconds() - c0;
+    if (ok !== job.records) throw new PevmeterError('PEV_INPUT', `bench: decode limit: ${ok} of ${job.records} records decoded as good rows`);
+    const decode: DecodeLimit = {
+      records: ok, messages: job.messages, seconds: decodeSeconds, recordsPerS: ok / decodeSeconds, mbPerS: bytes / 1e6 / decodeSeconds,
+      packRecordsPerS: ok / (packMs / 1000), tasks: tasks.length, cpuUsPerRecord: (decodeCpu / ok) * 1e6, output: columnar ? 'columns' : 'text',
+    };
+
+    const columnInserts = firstInserts(groupInserts(columns, job.rowsPerInsert), job.maxRows);
+    let textInserts = firstInserts(groupInserts(text, job.rowsPerInsert), job.maxRows);
+    if (columnar && job.compareText) {
+      // The same rows as text, untimed: decode the tasks again without the columnar flag until
+      // they cover the rows the column inserts hold.
+      const need = columnInserts.reduce((n, i) => n + i.rows, 0);
+      let rows = 0;
+      for (let i = 0; i < tasks.length && rows < need; i++) {
+        const t = decodeBatch({ ...tasks[i]!, columnar: false }).tables[0]!;
+        text.push({ payload: t.tsv, rows: t.rows });
+        rows += t.rows;
+      }
+      textInserts = firstInserts(groupInserts(text, job.rowsPerInsert), job.maxRows);
+    }
+    tasks.length = 0;
+
+    const write: WriteLimit[] = [];
+    const timeInserts = async <T>(path: WriteLimit['path'], inserts: { payloads: T[]; rows: number }[], insert: (payloads: T[]) => Promise<void>, sizeOf: (p: T) => number) => {
+      const rows = inserts.reduce((n, i) => n + i.rows, 0);
+      const size = inserts.reduce((n, i) => n + i.payloads.reduce((m, p) => m + sizeOf(p), 0), 0);
+      for (const concurrency of job.concurrency) {
+        await store.client.command({ query: `TRUNCATE TABLE ${db}.interval_raw` });
+        const c = cpuSeconds();
+        const seconds = await inParallel(inserts, concurrency, (i) => insert(i.payloads));
+        const cpu = cpuSeconds() - c;
+        const [n] = await store.select<{ n: string }>('SELECT count() AS n FROM {db}.interval_raw');
+        write.push({
+          store: job.store.kind, path, pipeline: (path === 'store.insertIntervalColumns') === columnar, rows, bytes: size, rowsPerInsert: Math.round(rows / inserts.length), concurrency, seconds,
+          rowsPerS: rows / seconds, mbPerS: size / 1e6 / seconds, cpuUsPerRecord: (cpu / rows) * 1e6, verified: Number(n?.n) === rows,
+        });
+      }
+    };
+    if (columnar) {
+      await timeInserts('store.insertIntervalColumns', columnInserts, (parts) => store.insertIntervalColumns!(parts), columnsBytes);
+    }
+    if (!columnar || job.compareText) {
+      await timeInserts('store.insertTsv', textInserts, (chunks) => store.insertTsv('interval_raw', chunks), (c) => c.length);
+    }
+    return { decode, write, clickhouseVersion };
   } finally {
     await store.close();
   }
+}
 
-  if (job.raw && job.store.kind === 'embedded') {
-    // chDB's raw passthrough: the Buffer goes to the engine as is (no UTF-8 string round trip).
-    const chdb = await import('chdb');
-    await chdb.drainPending();
-    const session = new chdb.Session(job.store.path);
-    try {
-      const columns = [...INSERT_COLUMNS.interval_raw];
-      const bodies = inserts.map((i) => Buffer.concat(i.chunks));
-      for (const concurrency of job.concurrency) {
-        await session.queryAsync(`TRUNCATE TABLE ${db}.interval_raw`);
-        const c = cpuSeconds();
-        const seconds = await inParallel(bodies, concurrency, async (values) => {
-          await session.insert({ table: `${db}.interval_raw`, values, format: 'TabSeparated', columns });
-        });
-        const cpu = cpuSeconds() - c;
-        const n = Number((await session.queryAsync(`SELECT count() FROM ${db}.interval_raw`, { format: 'CSV' })).text().trim());
-        write.push({
-          store: 'embedded', path: 'chdb raw insert', rows: rowsKept, bytes: totalBytes, rowsPerInsert: Math.round(rowsKept / inserts.length), concurrency, seconds,
-          rowsPerS: rowsKept / seconds, mbPerS: totalBytes / 1e6 / seconds, cpuUsPerRecord: (cpu / rowsKept) * 1e6, verified: n === rowsKept,
-        });
-      }
-    } finally {
-      session.close();
-    }
-  }
-  return { decode, write, clickhouseVersion };
+/** Bytes of a column part's buffers (what the main thread joins and hands to chDB). */
+function columnsBytes(p: IntervalColumnsPart): number {
+  let n = 0;
+  for (const c of p.strings) n += c.data.byteLength + c.offsets.byteLength;
+  for (const a of [...p.uint32, ...p.int64]) n += a.byteLength;
+  return n;
 }
 
 /** Runs fn over items with at most `lanes` in flight; returns the wall time in seconds. */

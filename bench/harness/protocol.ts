@@ -55,8 +55,8 @@ export interface StageLimitJob {
   /** Inserts in flight at once (the pipeline allows maxInflightUnits). */
   concurrency: number[];
   store: StoreOptions;
-  /** Also time chDB's raw passthrough insert (embedded only). */
-  raw: boolean;
+  /** Also time the text insert where the pipeline writes columns (chDB), for comparison. */
+  compareText: boolean;
   /** Insert at most this many of the decoded rows per variant (whole inserts). */
   maxRows: number;
 }

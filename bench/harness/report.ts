@@ -23,8 +23,9 @@ function bestRead(l: StageLimits | undefined): number {
   return Math.max(0, ...(l?.kafkaRead ?? []).map((r) => r.recordsPerS));
 }
 
-function bestWrite(l: StageLimits | undefined, path: 'store.insertTsv' | 'chdb raw insert' = 'store.insertTsv'): number {
-  return Math.max(0, ...(l?.clickhouseWrite ?? []).filter((w) => w.path === path && w.store === 'embedded').map((w) => w.rowsPerS));
+/** The best chDB write limit of the path the pipeline takes there (columns). */
+function bestWrite(l: StageLimits | undefined): number {
+  return Math.max(0, ...(l?.clickhouseWrite ?? []).filter((w) => w.pipeline && w.store === 'embedded').map((w) => w.rowsPerS));
 }
 
 /** Where the pipeline's time goes, from the stage limits' CPU per record and the run's own. */
@@ -56,12 +57,13 @@ export function throughputAnalysis(r: BenchResult): string {
   parts.push(`The pipeline spends ${n1(e.cpuSecondsPerMillion)} µs of CPU per record (all threads: consumer, main thread, decode workers, chDB).`);
   if (l) {
     const read = l.kafkaRead.find((x) => x.tool === 'node-rdkafka');
-    const write = l.clickhouseWrite.filter((w) => w.path === 'store.insertTsv' && w.store === 'embedded').sort((a, b) => b.rowsPerS - a.rowsPerS)[0];
-    const raw = l.clickhouseWrite.find((w) => w.path === 'chdb raw insert');
+    const embedded = l.clickhouseWrite.filter((w) => w.store === 'embedded').sort((a, b) => b.rowsPerS - a.rowsPerS);
+    const write = embedded.find((w) => w.pipeline);
+    const text = embedded.find((w) => !w.pipeline && w.concurrency === write?.concurrency);
     const costs: string[] = [];
     if (read?.cpuUsPerRecord !== undefined) costs.push(`Kafka consume ${n1(read.cpuUsPerRecord)} µs`);
-    if (l.decode) costs.push(`decode+validate+TSV ${n1(l.decode.cpuUsPerRecord)} µs`);
-    if (write) costs.push(`ClickHouse insert (store.insertTsv) ${n1(write.cpuUsPerRecord)} µs`);
+    if (l.decode) costs.push(`decode+validate+${l.decode.output === 'columns' ? 'columns' : 'TSV'} ${n1(l.decode.cpuUsPerRecord)} µs`);
+    if (write) costs.push(`ClickHouse insert (${write.path}) ${n1(write.cpuUsPerRecord)} µs`);
     if (costs.length > 0) {
       const sum = (read?.cpuUsPerRecord ?? 0) + (l.decode?.cpuUsPerRecord ?? 0) + (write?.cpuUsPerRecord ?? 0);
       parts.push(`Measured alone, the stages cost per record: ${costs.join(', ')}; together ${n1(sum)} µs, so on ${cores} cores (less the broker's share) the stages alone allow about ${n0((Math.max(0.1, cores - broker) / sum) * 1e6)} records/s.`);
@@ -75,8 +77,11 @@ export function throughputAnalysis(r: BenchResult): string {
           'more records per message divide it (see the scaling table).',
       );
     }
-    if (write && raw && raw.rowsPerS > write.rowsPerS * 1.2) {
-      parts.push(`chDB's raw insert takes the same bytes at ${n0(raw.rowsPerS)} rows/s (${n1(raw.cpuUsPerRecord)} µs/row) against ${n0(write.rowsPerS)} rows/s through store.insertTsv: the client path (bytes to a JS string and back) costs ${n1(write.cpuUsPerRecord - raw.cpuUsPerRecord)} µs per row.`);
+    if (write && text) {
+      parts.push(
+        `As TabSeparated text (store.insertTsv, the path a ClickHouse server takes) chDB takes the same rows at ${n0(text.rowsPerS)} rows/s (${n1(text.cpuUsPerRecord)} µs/row) ` +
+          `against ${n0(write.rowsPerS)} rows/s (${n1(write.cpuUsPerRecord)} µs/row) as columns (${write.path}), ${write.concurrency} in flight.`,
+      );
     }
   }
   if (r.profile) {
@@ -294,9 +299,9 @@ export function markdownReport(r: BenchResult): string {
   const l = r.limits.find((x) => x.recordsPerMessage === e?.recordsPerMessage) ?? r.limits[0];
   if (l) {
     for (const rd of l.kafkaRead) lines.push(`| Kafka read limit (${rd.tool}) | ${n0(rd.recordsPerS)} records/s | consume only, ${n1(rd.mbPerS)} MB/s |`);
-    if (l.decode) lines.push(`| Decode limit (1 thread) | ${n0(l.decode.recordsPerS)} records/s | decodeBatch: frame, Avro, validate, TSV; ${n1(l.decode.cpuUsPerRecord)} µs/record |`);
+    if (l.decode) lines.push(`| Decode limit (1 thread) | ${n0(l.decode.recordsPerS)} records/s | decodeBatch: frame, Avro, validate, ${l.decode.output === 'columns' ? 'columns' : 'TSV'}; ${n1(l.decode.cpuUsPerRecord)} µs/record |`);
     for (const w of l.clickhouseWrite) {
-      lines.push(`| ClickHouse write limit (${w.store === 'embedded' ? 'chDB' : 'server'}, ${w.path}) | ${n0(w.rowsPerS)} rows/s | ${n0(w.rowsPerInsert)} rows/insert, ${w.concurrency} in flight |`);
+      lines.push(`| ClickHouse write limit (${w.store === 'embedded' ? 'chDB' : 'server'}, ${w.path}) | ${n0(w.rowsPerS)} rows/s | ${n0(w.rowsPerInsert)} rows/insert, ${w.concurrency} in flight${w.pipeline ? "; the pipeline's path" : ''} |`);
     }
   }
   if (r.headline) {

@@ -186,7 +186,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           const unit = runs.get(`r${rpm}-w${wHead}`)?.recordsPerUnit;
           // Every write variant on the headline setting; the pipeline's own path elsewhere.
           const all = rpm === rpm0;
-          result.limits.push(await stageLimits(ctx, set, unit, { kind: 'embedded', path: join(dir, `chdb-limits-r${rpm}`), database: 'pevmeter' }, { raw: all, concurrency: all ? [1, MAX_INFLIGHT_UNITS] : [MAX_INFLIGHT_UNITS] }));
+          result.limits.push(await stageLimits(ctx, set, unit, { kind: 'embedded', path: join(dir, `chdb-limits-r${rpm}`), database: 'pevmeter' }, { compareText: all, concurrency: all ? [1, MAX_INFLIGHT_UNITS] : [MAX_INFLIGHT_UNITS] }));
         }
         result.machine.clickhouseEmbedded ||= ctx.clickhouseVersion ?? '';
       });
@@ -205,7 +205,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           kind: 'http', url: String(flags['store.url']), username: String(flags['store.username']), password: String(flags['store.password']),
           database: String(flags['store.database']), requestTimeoutMs: 120_000,
         };
-        const limits = await stageLimits(ctx, set, runs.get(`r${rpm0}-w${wHead}`)?.recordsPerUnit, store, { raw: false, concurrency: [1, MAX_INFLIGHT_UNITS], reads: false });
+        const limits = await stageLimits(ctx, set, runs.get(`r${rpm0}-w${wHead}`)?.recordsPerUnit, store, { compareText: false, concurrency: [1, MAX_INFLIGHT_UNITS], reads: false });
         const mine = result.limits.find((l) => l.recordsPerMessage === rpm0);
         if (mine) mine.clickhouseWrite.push(...limits.clickhouseWrite);
         else result.limits.push(limits);
@@ -217,14 +217,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const lim = result.limits.find((l) => l.recordsPerMessage === rpm0);
     if (head && lim) {
       const read = Math.max(0, ...lim.kafkaRead.map((r) => r.recordsPerS));
-      const write = Math.max(0, ...lim.clickhouseWrite.filter((w) => w.path === 'store.insertTsv' && w.store === 'embedded').map((w) => w.rowsPerS));
+      const pipelineWrites = lim.clickhouseWrite.filter((w) => w.pipeline && w.store === 'embedded');
+      const write = Math.max(0, ...pipelineWrites.map((w) => w.rowsPerS));
       if (read > 0 && write > 0) {
         const client = lim.kafkaRead.find((r) => r.tool === 'node-rdkafka')?.recordsPerS ?? read;
         const decode = (lim.decode?.recordsPerS ?? Number.POSITIVE_INFINITY) * head.workers;
         const stages: [string, number][] = [
           ['Kafka read by node-rdkafka (the pipeline\'s client)', client],
           [`decode (${head.workers} worker${head.workers > 1 ? 's' : ''} at the one-thread limit)`, decode],
-          ['ClickHouse write (store.insertTsv)', write],
+          [`ClickHouse write (${pipelineWrites[0]?.path ?? 'none'})`, write],
         ];
         stages.sort((a, b) => a[1] - b[1]);
         result.headline = {
@@ -390,7 +391,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 /** The three limits of one topic: node-rdkafka read, kcat read, then decode and write. */
 async function stageLimits(
   ctx: RunContext, set: TopicSet, recordsPerUnit: number | undefined, store: StoreOptions,
-  o: { raw: boolean; concurrency: number[]; reads?: boolean },
+  o: { compareText: boolean; concurrency: number[]; reads?: boolean },
 ): Promise<StageLimits> {
   const reads = o.reads ?? true;
   const { options } = ctx;
@@ -418,7 +419,7 @@ async function stageLimits(
   const rowsPerInsert = Math.min(MAX_ROWS_PER_INSERT, Math.max(1, Math.round(recordsPerUnit ?? unitMessages(CONSUME_BATCH, DEFAULTS.pipeline.maxUnitRecords, set.recordsPerMessage) * set.recordsPerMessage)));
   const job: StageLimitJob = {
     kind: 'stage-limits', brokers: options.brokers, topic: set.interval, partitions: set.partitions, messages: set.messages, records: set.records,
-    consumeBatch: CONSUME_BATCH, rowsPerInsert, concurrency: o.concurrency, store, raw: o.raw, maxRows: WRITE_LIMIT_ROWS,
+    consumeBatch: CONSUME_BATCH, rowsPerInsert, concurrency: o.concurrency, store, compareText: o.compareText, maxRows: WRITE_LIMIT_ROWS,
   };
   const limits = startChild<StageLimitsResult>(job, { timeoutMs, label: `stage limits r${set.recordsPerMessage}` });
   const s = await limits.result;

@@ -118,14 +118,18 @@ export interface DecodeLimit {
   mbPerS: number;
   /** Packing messages into transferable tasks (buildFramedTask), the main thread's share. */
   packRecordsPerS: number;
+  /** What the interval rows were written as: the pipeline's own choice for the store measured. */
+  output: 'columns' | 'text';
   cpuUsPerRecord: number;
   tasks: number;
 }
 
 export interface WriteLimit {
   store: 'embedded' | 'http';
-  /** store.insertTsv, the pipeline's own write path. */
-  path: 'store.insertTsv' | 'chdb raw insert';
+  /** The store call timed: columns (chDB's Arrow input) or TabSeparated text. */
+  path: 'store.insertIntervalColumns' | 'store.insertTsv';
+  /** Whether the pipeline writes interval rows this way on this store (columns on chDB, text on a server). */
+  pipeline: boolean;
   rows: number;
   bytes: number;
   rowsPerInsert: number;
@@ -235,7 +239,7 @@ export interface BenchResult {
     pipelineRecordsPerS: number;
     /** The faster of node-rdkafka and kcat (the definition). */
     kafkaReadLimit: number;
-    /** store.insertTsv, the pipeline's own write path, best concurrency. */
+    /** The pipeline's own write path on chDB (columns), best concurrency. */
     clickhouseWriteLimit: number;
     /** pipeline / min(kafkaReadLimit, clickhouseWriteLimit). */
     ratio: number;

@@ -37,12 +37,17 @@ void t.test('e2e and limits on a tiny topic', async (t) => {
   t.equal(read.records, RECORDS);
   t.equal(limits.decode?.records, RECORDS, 'the decode limit decoded every record into a row');
   for (const w of limits.clickhouseWrite) t.equal(w.verified, true, `write limit ${w.path} x${w.concurrency} stored every row`);
+  t.equal(limits.decode?.output, 'columns', 'on chDB the decode limit writes columns, as the pipeline does');
+  t.same(limits.clickhouseWrite.map((w) => [w.path, w.concurrency, w.pipeline]), [
+    ['store.insertIntervalColumns', 1, true], ['store.insertIntervalColumns', 3, true], ['store.insertTsv', 1, false], ['store.insertTsv', 3, false],
+  ], "the pipeline's columnar path, then the text one for comparison");
+  t.equal(limits.clickhouseWrite[0]!.rows, RECORDS, 'the columnar write limit inserted every row');
 
   const expected = [
     'e2e.recordsPerS', 'e2e.mbPerS', 'e2e.messagesPerS', 'e2e.cpuSecondsPerMillion', 'e2e.peakRssBytes',
     'limits.r1.read.node-rdkafka.recordsPerS', 'limits.r1.decode.recordsPerS',
+    'limits.r1.write.embedded.store.insertIntervalColumns.c1.rowsPerS', 'limits.r1.write.embedded.store.insertIntervalColumns.c3.rowsPerS',
     'limits.r1.write.embedded.store.insertTsv.c1.rowsPerS', 'limits.r1.write.embedded.store.insertTsv.c3.rowsPerS',
-    'limits.r1.write.embedded.chdb-raw-insert.c3.rowsPerS',
     'headline.ratio', 'headline.kafkaReadLimit', 'headline.clickhouseWriteLimit', 'headline.clientReadLimit', 'headline.ratioToSlowestStage',
   ];
   for (const k of expected) t.ok(k in r.figures, `figure ${k} is present`);
