@@ -31,7 +31,10 @@ export function barGroups(r: BenchResult): BarGroup[] {
   if (l) {
     for (const rd of l.kafkaRead) stages.push({ label: `Kafka read (${rd.tool})`, value: rd.recordsPerS, kind: 'limit' });
     if (l.decode) stages.push({ label: 'Decode (1 thread)', value: l.decode.recordsPerS, kind: 'limit' });
-    for (const w of l.clickhouseWrite) stages.push({ label: `ClickHouse write (${w.store === 'embedded' ? 'chDB' : 'server'}, ${w.path}, ${w.concurrency}x)`, value: w.rowsPerS, kind: 'limit' });
+    for (const w of l.clickhouseWrite) {
+      const form = w.path === 'store.insertIntervalColumns' ? 'columns' : 'TSV';
+      stages.push({ label: `ClickHouse write (${w.store === 'embedded' ? 'chDB' : 'server'}, ${form}, ${w.concurrency}x)`, value: w.rowsPerS, kind: 'limit' });
+    }
   }
   if (e) stages.push({ label: `pevmeter end to end (${e.workers}w, ${e.recordsPerMessage} rec/msg)`, value: e.recordsPerS, kind: 'pipeline' });
   if (r.peer && typeof r.peer.recordsPerS === 'number') stages.push({ label: 'ClickHouse Kafka engine (peer)', value: r.peer.recordsPerS, kind: 'peer' });
