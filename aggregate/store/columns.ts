@@ -58,7 +58,7 @@ export class IntervalColumns {
   rows = 0;
   /** Rows the fixed-width columns (string ends, uint32, int64) have room for. */
   private capacity: number;
-  private readonly data = STRING_COLUMNS.map(() => new Grow(bytes(16 * 1024), bytes));
+  private readonly data: Grow<Uint8Array<ArrayBuffer>>[];
   /** End offset of each row's string, per string column. */
   private ends: Uint32Array<ArrayBuffer>[];
   private uint32: Uint32Array<ArrayBuffer>[];
@@ -67,6 +67,8 @@ export class IntervalColumns {
 
   constructor(expectedRows: number) {
     this.capacity = Math.max(16, expectedRows);
+    // IDs are 10 to 20 characters (schemas/avro): room for the expected rows without regrowing.
+    this.data = STRING_COLUMNS.map(() => new Grow(bytes(this.capacity * 24), bytes));
     this.ends = STRING_COLUMNS.map(() => words(this.capacity));
     this.uint32 = UINT32_COLUMNS.map(() => words(this.capacity));
     this.int64 = INT64_COLUMNS.map(() => words(2 * this.capacity));

@@ -26,7 +26,7 @@ void t.test('rows written, one rolled back, and two parts joined read back exact
   a.write(r1, 123_456_789_012);
   a.write(bad, 102);
   a.truncate(2);
-  a.write(r2, 103); // grows past the expected 2 rows
+  a.write(r2, 103);
   const b = new IntervalColumns(16);
   const r3 = { ...base, session_id: 'S-00000000000000b2', seq: 0, interval_start: 1_700_000_160_000 };
   b.write(r3, 7);
@@ -42,6 +42,24 @@ void t.test('rows written, one rolled back, and two parts joined read back exact
   t.same(columns.map((c) => c.name), ARROW_INSERT_COLUMNS);
   t.same(columns.map((c) => c.length), ARROW_INSERT_COLUMNS.map(() => 4));
   t.same(columns.map((c) => c.format), ['u', 'u', 'u', 'u', 'u', 'I', 'I', 'I', 'I', 'l', 'l', 'l', 'u', 'i', 'l']);
+  t.end();
+});
+
+void t.test('columns grow past their first capacity (rows and string bytes), a rollback in the middle', (t) => {
+  const c = new IntervalColumns(0); // room for 16 rows at first
+  const rows = Array.from({ length: 70 }, (_, i) => ({ ...base, session_id: `S-${i.toString(16).padStart(16, '0')}`, seq: i, energy_wh: i * 1_000_000_007 }));
+  let expected = '';
+  for (const [i, r] of rows.entries()) {
+    if (i === 33) {
+      c.write({ ...r, seq: 999 }, 999);
+      c.truncate(33);
+    }
+    c.write(r, 10_000 + i);
+    expected += line(r, 'pev.eumd-interval', 1, 10_000 + i, 5);
+  }
+  const part = c.result('pev.eumd-interval', 1, 5);
+  t.equal(part.rows, 70);
+  t.equal(columnsAsTsv([part]), expected, '70 rows exact after growing from 16 (int64 energies above 2^32)');
   t.end();
 });
 
