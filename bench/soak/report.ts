@@ -23,6 +23,8 @@ export function soakSvg(r: SoakResult): string {
     { title: 'Produce-to-queryable p99 per sample', unit: 'ms', xLabel: 'minutes', colour: '#d29922', points: r.samples.map((s) => [x(s.t), s.p99Ms] as const), line: trend(r.verdict.p99, 'ms'), ...mark },
     { title: 'Consumer lag', unit: 'messages', xLabel: 'minutes', colour: '#8250df', points: r.samples.map((s) => [x(s.t), s.lagMessages] as const), ...mark },
     { title: 'Store size on disk (active parts)', unit: 'MiB', xLabel: 'minutes', colour: '#57ab5a', points: r.samples.map((s) => [x(s.t), s.storeBytes === null ? null : s.storeBytes / MIB] as const), ...mark },
+    { title: 'Active parts of the store', unit: 'parts', xLabel: 'minutes', colour: '#57ab5a', points: r.samples.map((s) => [x(s.t), s.activeParts ?? null] as const), ...mark },
+    { title: 'Merges running at the sample (bytes merged)', unit: 'MiB', xLabel: 'minutes', colour: '#cf222e', points: r.samples.map((s) => [x(s.t), s.merges === null ? null : s.merges.bytes / MIB] as const), ...mark },
   ];
   const busy = r.quiet && !r.quiet.publishable ? ' — BUSY MACHINE, not publishable' : '';
   return renderSeriesSvg(

@@ -51,6 +51,10 @@ export interface SoakSample extends TrendSample {
   lagMessages: number | null;
   storeBytes: number | null;
   storeRows: number | null;
+  /** Active parts of the store's tables at the pipeline's last store sample. */
+  activeParts: number | null;
+  /** Merges running at that sample: how many, the compressed bytes they merge, the longest one's age in seconds. */
+  merges: { running: number; bytes: number; longestS: number } | null;
   /** Records that became visible during the window, and their p50 (p99 is in TrendSample). */
   visibleRecords: number;
   p50Ms: number | null;
@@ -145,13 +149,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const expectedRecords = offered * o.minutes * 60;
     const truthMinutes = o.truthMinutes === 'auto' ? expectedRecords <= 2_000_000 : o.truthMinutes;
     const tracker = new VisibilityTracker();
-    let childSample: { rssBytes: number; storeBytes: number; storeRows: number } | undefined;
+    let childSample: { rssBytes: number; storeBytes: number; storeRows: number; activeParts: number; merges: { running: number; bytes: number; longestS: number } } | undefined;
     const child = startChild<PipelineChildResult>(job, { timeoutMs: bench.timeoutS * 1000, label: 'soak pipeline' });
     child.onEvent('visibility', (d) => {
       for (const obs of d['observations'] as VisibilityObservation[]) tracker.observe(obs);
     });
     child.onEvent('sample', (d) => {
-      childSample = { rssBytes: Number(d['rssBytes']), storeBytes: Number(d['storeBytes']), storeRows: Number(d['storeRows']) };
+      childSample = {
+        rssBytes: Number(d['rssBytes']), storeBytes: Number(d['storeBytes']), storeRows: Number(d['storeRows']), activeParts: Number(d['activeParts']),
+        merges: { running: Number(d['merges']), bytes: Number(d['mergeBytes']), longestS: Number(d['longestMergeS']) },
+      };
     });
     let childDone = false;
     const finished = child.result.finally(() => {
@@ -233,6 +240,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         const s: SoakSample = {
           t: (Date.now() - t0) / 1000, at: Date.now(), phase, producedRecords: warmupRecords + progress.deliveredRecords, rowsWritten: await scrapeRows(),
           lagMessages: await lag(), rssBytes: rss, storeBytes: childSample?.storeBytes ?? null, storeRows: childSample?.storeRows ?? null,
+          activeParts: childSample?.activeParts ?? null, merges: childSample?.merges ?? null,
           visibleRecords: w.records, p50Ms: w.p50Ms ?? null, p99Ms: w.p99Ms ?? null,
         };
         samples.push(s);
@@ -358,6 +366,7 @@ export function sampleLine(s: SoakSample): string {
   const p50 = s.p50Ms === null ? '-' : `${n(s.p50Ms)}`;
   return (
     `[soak] ${min} min ${s.phase.padEnd(5)} produced ${n(s.producedRecords)}  rows ${n(s.rowsWritten)}  lag ${s.lagMessages === null ? '?' : n(s.lagMessages)}  ` +
-    `RSS ${(s.rssBytes / MIB).toFixed(0)} MiB  p99 ${p99} (p50 ${p50}, ${n(s.visibleRecords)} records)  store ${s.storeBytes === null ? '?' : `${(s.storeBytes / MIB).toFixed(0)} MiB`}`
+    `RSS ${(s.rssBytes / MIB).toFixed(0)} MiB  p99 ${p99} (p50 ${p50}, ${n(s.visibleRecords)} records)  store ${s.storeBytes === null ? '?' : `${(s.storeBytes / MIB).toFixed(0)} MiB`}` +
+    `${s.activeParts === null ? '' : ` in ${n(s.activeParts)} parts`}${s.merges === null ? '' : `  merging ${s.merges.running} (${(s.merges.bytes / MIB).toFixed(0)} MiB, longest ${s.merges.longestS.toFixed(1)} s)`}`
   );
 }

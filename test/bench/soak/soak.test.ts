@@ -59,6 +59,7 @@ void t.test('a 30-second soak: totals equal the truth, lag back to zero, verdict
   t.ok(load.length >= 9, `a sample every 3 s over 30 s: ${load.length}`);
   for (let i = 1; i < r.samples.length; i++) t.ok(r.samples[i]!.producedRecords >= r.samples[i - 1]!.producedRecords, 'produced never goes back');
   t.ok(r.samples.every((s) => s.rssBytes > 0), 'RSS read from the ingest process');
+  t.ok(r.samples.slice(1).every((s) => s.activeParts !== null && s.activeParts > 0 && s.merges !== null && s.merges.running >= 0), 'active parts and running merges sampled in the ingest process');
   t.equal(r.samples.at(-1)!.lagMessages, 0);
   t.equal(r.samples.at(-1)!.producedRecords, produced);
   t.ok(lines.filter((l) => / min load /.test(l)).length === load.length, 'a progress line per sample');
@@ -82,7 +83,7 @@ void t.test('a 30-second soak: totals equal the truth, lag back to zero, verdict
   t.same(strict.criteria.map((c) => c.ok), [false, false, true, true], 'with bounds nothing can meet, the trends fail and only they');
   t.equal(strict.passed, false);
 
-  t.match(soakSvg(r), /^<svg [^]*RSS of the ingest process[^]*Produce-to-queryable p99[^]*Consumer lag[^]*Store size/);
+  t.match(soakSvg(r), /^<svg [^]*RSS of the ingest process[^]*Produce-to-queryable p99[^]*Consumer lag[^]*Store size[^]*Active parts[^]*Merges running/);
   checkFiles(t, r);
 });
 
