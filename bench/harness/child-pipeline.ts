@@ -136,7 +136,8 @@ class VisibilityPoller {
 /**
  * The soak's view from inside the pipeline process: its RSS, the store's size on disk (active
  * parts of every table of the database: bytes on disk, rows, parts) and the merges running at that
- * moment (how many, their bytes, the longest one's age), sent as a 'sample' event.
+ * moment (how many, their bytes, the longest one's age, the table of the biggest), sent as a
+ * 'sample' event.
  */
 function startStoreSampler(store: Store, everyMs: number, emit: Emit): NodeJS.Timeout {
   let busy = false;
@@ -148,13 +149,14 @@ function startStoreSampler(store: Store, everyMs: number, emit: Emit): NodeJS.Ti
         'SELECT sum(bytes_on_disk) AS b, sum(rows) AS n, count() AS parts FROM system.parts WHERE database = {d:String} AND active',
         { d: store.database },
       );
-      const [m] = await store.select<{ merges: string; bytes: string; longest: string }>(
-        'SELECT count() AS merges, sum(total_size_bytes_compressed) AS bytes, max(elapsed) AS longest FROM system.merges WHERE database = {d:String}',
+      const [m] = await store.select<{ merges: string; bytes: string; longest: string; biggest: string }>(
+        'SELECT count() AS merges, sum(total_size_bytes_compressed) AS bytes, max(elapsed) AS longest, argMax(table, total_size_bytes_compressed) AS biggest ' +
+          'FROM system.merges WHERE database = {d:String}',
         { d: store.database },
       );
       emit('sample', {
         t: Date.now(), rssBytes: process.memoryUsage.rss(), storeBytes: Number(r?.b ?? 0), storeRows: Number(r?.n ?? 0), activeParts: Number(r?.parts ?? 0),
-        merges: Number(m?.merges ?? 0), mergeBytes: Number(m?.bytes ?? 0), longestMergeS: Number(m?.longest ?? 0),
+        merges: Number(m?.merges ?? 0), mergeBytes: Number(m?.bytes ?? 0), longestMergeS: Number(m?.longest ?? 0), biggestMergeTable: m?.biggest ?? '',
       });
     } catch {
       // a failed size query leaves one sample out; the next one tries again

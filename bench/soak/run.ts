@@ -40,6 +40,13 @@ import type { SoakOptions } from './options.js';
 import { FleetChunks } from './source.js';
 import { VisibilityTracker } from './visibility.js';
 
+export interface SoakMerges {
+  running: number;
+  bytes: number;
+  longestS: number;
+  biggestTable: string;
+}
+
 export interface SoakSample extends TrendSample {
   /** Epoch ms of the sample. */
   at: number;
@@ -53,8 +60,11 @@ export interface SoakSample extends TrendSample {
   storeRows: number | null;
   /** Active parts of the store's tables at the pipeline's last store sample. */
   activeParts: number | null;
-  /** Merges running at that sample: how many, the compressed bytes they merge, the longest one's age in seconds. */
-  merges: { running: number; bytes: number; longestS: number } | null;
+  /**
+   * Merges running at that sample: how many, the compressed bytes they merge, the longest one's
+   * age in seconds, the table of the biggest ('' when none runs).
+   */
+  merges: SoakMerges | null;
   /** Records that became visible during the window, and their p50 (p99 is in TrendSample). */
   visibleRecords: number;
   p50Ms: number | null;
@@ -149,7 +159,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const expectedRecords = offered * o.minutes * 60;
     const truthMinutes = o.truthMinutes === 'auto' ? expectedRecords <= 2_000_000 : o.truthMinutes;
     const tracker = new VisibilityTracker();
-    let childSample: { rssBytes: number; storeBytes: number; storeRows: number; activeParts: number; merges: { running: number; bytes: number; longestS: number } } | undefined;
+    let childSample: { rssBytes: number; storeBytes: number; storeRows: number; activeParts: number; merges: SoakMerges } | undefined;
     const child = startChild<PipelineChildResult>(job, { timeoutMs: bench.timeoutS * 1000, label: 'soak pipeline' });
     child.onEvent('visibility', (d) => {
       for (const obs of d['observations'] as VisibilityObservation[]) tracker.observe(obs);
@@ -157,7 +167,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     child.onEvent('sample', (d) => {
       childSample = {
         rssBytes: Number(d['rssBytes']), storeBytes: Number(d['storeBytes']), storeRows: Number(d['storeRows']), activeParts: Number(d['activeParts']),
-        merges: { running: Number(d['merges']), bytes: Number(d['mergeBytes']), longestS: Number(d['longestMergeS']) },
+        merges: { running: Number(d['merges']), bytes: Number(d['mergeBytes']), longestS: Number(d['longestMergeS']), biggestTable: typeof d['biggestMergeTable'] === 'string' ? d['biggestMergeTable'] : '' },
       };
     });
     let childDone = false;
@@ -367,6 +377,6 @@ export function sampleLine(s: SoakSample): string {
   return (
     `[soak] ${min} min ${s.phase.padEnd(5)} produced ${n(s.producedRecords)}  rows ${n(s.rowsWritten)}  lag ${s.lagMessages === null ? '?' : n(s.lagMessages)}  ` +
     `RSS ${(s.rssBytes / MIB).toFixed(0)} MiB  p99 ${p99} (p50 ${p50}, ${n(s.visibleRecords)} records)  store ${s.storeBytes === null ? '?' : `${(s.storeBytes / MIB).toFixed(0)} MiB`}` +
-    `${s.activeParts === null ? '' : ` in ${n(s.activeParts)} parts`}${s.merges === null ? '' : `  merging ${s.merges.running} (${(s.merges.bytes / MIB).toFixed(0)} MiB, longest ${s.merges.longestS.toFixed(1)} s)`}`
+    `${s.activeParts === null ? '' : ` in ${n(s.activeParts)} parts`}${s.merges === null ? '' : `  merging ${s.merges.running} (${(s.merges.bytes / MIB).toFixed(0)} MiB, longest ${s.merges.longestS.toFixed(1)} s${s.merges.biggestTable ? `, biggest in ${s.merges.biggestTable}` : ''})`}`
   );
 }
