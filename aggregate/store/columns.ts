@@ -215,12 +215,14 @@ export function arrowColumns(parts: readonly IntervalColumnsPart[]): ArrowColumn
   let at = 0;
   for (const p of parts) {
     const topic = Buffer.from(p.topic, 'utf8');
+    // One native fill per part repeats the topic's bytes (a set() per row cost a tenth of the
+    // main thread at 16 records per message).
+    if (topic.length > 0) topics.fill(topic, at, at + topic.length * p.rows);
+    partitions.fill(p.partition, r, r + p.rows);
     const low = p.ingestedMs >>> 0;
     const high = Math.floor(p.ingestedMs / 4_294_967_296) >>> 0;
     for (let k = 0; k < p.rows; k++) {
-      topics.set(topic, at);
       at += topic.length;
-      partitions[r] = p.partition;
       ingested[2 * r] = low;
       ingested[2 * r + 1] = high;
       topicOffsets[++r] = at;

@@ -63,6 +63,14 @@ void t.test('columns grow past their first capacity (rows and string bytes), a r
   t.end();
 });
 
+void t.test('an empty topic name (a container file named .avro) joins as empty strings', (t) => {
+  const c = new IntervalColumns(2);
+  c.write(base, 0);
+  c.write({ ...base, seq: 8 }, 1);
+  t.equal(columnsAsTsv([c.result('', 0, 9)]), line(base, '', 0, 0, 9) + line({ ...base, seq: 8 }, '', 0, 1, 9));
+  t.end();
+});
+
 void t.test('an empty part and a part truncated to nothing join to no rows', (t) => {
   const a = new IntervalColumns(0);
   a.write(base, 1);
