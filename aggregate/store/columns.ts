@@ -36,29 +36,29 @@ export interface IntervalColumnsPart {
   ingestedMs: number;
 }
 
-/** A growable byte buffer. */
-class Grow<A extends Uint8Array<ArrayBuffer>> {
+const bytes = (n: number) => new Uint8Array(new ArrayBuffer(n));
+const words = (n: number) => new Uint32Array(new ArrayBuffer(n * 4));
+
+/** A growable byte buffer (one string column's bytes). */
+class Grow {
   len = 0;
-  constructor(public buf: A, private readonly make: (n: number) => A) {}
+  constructor(public buf: Uint8Array<ArrayBuffer>) {}
 
   need(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.len + n) size *= 2;
-    const next = this.make(size);
+    const next = bytes(size);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
 }
 
-const bytes = (n: number) => new Uint8Array(new ArrayBuffer(n));
-const words = (n: number) => new Uint32Array(new ArrayBuffer(n * 4));
-
 export class IntervalColumns {
   rows = 0;
   /** Rows the fixed-width columns (string ends, uint32, int64) have room for. */
   private capacity: number;
-  private readonly data: Grow<Uint8Array<ArrayBuffer>>[];
+  private readonly data: Grow[];
   /** End offset of each row's string, per string column. */
   private ends: Uint32Array<ArrayBuffer>[];
   private uint32: Uint32Array<ArrayBuffer>[];
@@ -68,7 +68,7 @@ export class IntervalColumns {
   constructor(expectedRows: number) {
     this.capacity = Math.max(16, expectedRows);
     // IDs are 10 to 20 characters (schemas/avro): room for the expected rows without regrowing.
-    this.data = STRING_COLUMNS.map(() => new Grow(bytes(this.capacity * 24), bytes));
+    this.data = STRING_COLUMNS.map(() => new Grow(bytes(this.capacity * 24)));
     this.ends = STRING_COLUMNS.map(() => words(this.capacity));
     this.uint32 = UINT32_COLUMNS.map(() => words(this.capacity));
     this.int64 = INT64_COLUMNS.map(() => words(2 * this.capacity));

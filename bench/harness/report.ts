@@ -3,7 +3,7 @@
  * stage when one is missed), a flat map of figures (each must be present and positive), and the
  * markdown table the README quotes (bench/results/latest.md).
  */
-import type { BenchResult, PipelineRun, StageLimits, TargetCheck } from './types.js';
+import type { BenchResult, PipelineRun, StageLimits, TargetCheck, WriteLimit } from './types.js';
 import { loadConfig } from '../../schemas/config.js';
 import { unitMessages } from '../../ingest/pipeline/kafka-loop.js';
 
@@ -23,12 +23,17 @@ function bestRead(l: StageLimits | undefined): number {
   return Math.max(0, ...(l?.kafkaRead ?? []).map((r) => r.recordsPerS));
 }
 
-/** The best chDB write limit of the path the pipeline takes there (columns). */
-function bestWrite(l: StageLimits | undefined): number {
-  return Math.max(0, ...(l?.clickhouseWrite ?? []).filter((w) => w.pipeline && w.store === 'embedded').map((w) => w.rowsPerS));
+/** The fastest chDB write limit on the path the pipeline takes there (columns), if measured. */
+export function bestPipelineWrite(l: StageLimits | undefined): WriteLimit | undefined {
+  let best: WriteLimit | undefined;
+  for (const w of l?.clickhouseWrite ?? []) if (w.pipeline && w.store === 'embedded' && (!best || w.rowsPerS > best.rowsPerS)) best = w;
+  return best;
 }
 
-/** Where the pipeline's time goes, from the stage limits' CPU per record and the run's own. */
+function bestWrite(l: StageLimits | undefined): number {
+  return bestPipelineWrite(l)?.rowsPerS ?? 0;
+}
+
 /** A warning when other work shared the machine: the quiet watch's verdict, else the start load. */
 export function noiseWarning(r: BenchResult): string | undefined {
   if (r.quiet !== undefined) {
@@ -40,6 +45,7 @@ export function noiseWarning(r: BenchResult): string | undefined {
   return `The machine was busy with other work when the run started (load average ${load} on ${r.machine.cpus} cores): wall-time figures are not representative; CPU per record is the steadier figure.`;
 }
 
+/** Where the pipeline's time goes, from the stage limits' CPU per record and the run's own. */
 export function throughputAnalysis(r: BenchResult): string {
   const e = r.e2e;
   if (!e) return '';
@@ -57,9 +63,8 @@ export function throughputAnalysis(r: BenchResult): string {
   parts.push(`The pipeline spends ${n1(e.cpuSecondsPerMillion)} µs of CPU per record (all threads: consumer, main thread, decode workers, chDB).`);
   if (l) {
     const read = l.kafkaRead.find((x) => x.tool === 'node-rdkafka');
-    const embedded = l.clickhouseWrite.filter((w) => w.store === 'embedded').sort((a, b) => b.rowsPerS - a.rowsPerS);
-    const write = embedded.find((w) => w.pipeline);
-    const text = embedded.find((w) => !w.pipeline && w.concurrency === write?.concurrency);
+    const write = bestPipelineWrite(l);
+    const text = l.clickhouseWrite.find((w) => w.store === 'embedded' && !w.pipeline && w.concurrency === write?.concurrency);
     const costs: string[] = [];
     if (read?.cpuUsPerRecord !== undefined) costs.push(`Kafka consume ${n1(read.cpuUsPerRecord)} µs`);
     if (l.decode) costs.push(`decode+validate+${l.decode.output === 'columns' ? 'columns' : 'TSV'} ${n1(l.decode.cpuUsPerRecord)} µs`);

@@ -25,7 +25,7 @@ import type { BenchOptions } from './options.js';
 import { runPipeline, storeFlags, type RunContext } from './pipeline-run.js';
 import { summarizeProfiles } from './profile.js';
 import type { StageLimitJob } from './protocol.js';
-import { collectFigures, evaluateTargets } from './report.js';
+import { bestPipelineWrite, collectFigures, evaluateTargets } from './report.js';
 import { startChild } from './spawn.js';
 import type { StageLimitsResult } from './child-limits.js';
 import { brokerPid } from './watch.js';
@@ -217,15 +217,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const lim = result.limits.find((l) => l.recordsPerMessage === rpm0);
     if (head && lim) {
       const read = Math.max(0, ...lim.kafkaRead.map((r) => r.recordsPerS));
-      const pipelineWrites = lim.clickhouseWrite.filter((w) => w.pipeline && w.store === 'embedded');
-      const write = Math.max(0, ...pipelineWrites.map((w) => w.rowsPerS));
+      const best = bestPipelineWrite(lim);
+      const write = best?.rowsPerS ?? 0;
       if (read > 0 && write > 0) {
         const client = lim.kafkaRead.find((r) => r.tool === 'node-rdkafka')?.recordsPerS ?? read;
         const decode = (lim.decode?.recordsPerS ?? Number.POSITIVE_INFINITY) * head.workers;
         const stages: [string, number][] = [
           ['Kafka read by node-rdkafka (the pipeline\'s client)', client],
           [`decode (${head.workers} worker${head.workers > 1 ? 's' : ''} at the one-thread limit)`, decode],
-          [`ClickHouse write (${pipelineWrites[0]?.path ?? 'none'})`, write],
+          [`ClickHouse write (${best?.path ?? 'none'})`, write],
         ];
         stages.sort((a, b) => a[1] - b[1]);
         result.headline = {

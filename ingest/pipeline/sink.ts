@@ -29,7 +29,7 @@ export class TableBuffers {
     else this.add(t.table, t.tsv, t.rows);
   }
 
-  addColumns(part: IntervalColumnsPart): void {
+  private addColumns(part: IntervalColumnsPart): void {
     if (part.rows === 0) return;
     this.intervalColumns.push(part);
     this.rows.set('interval_raw', (this.rows.get('interval_raw') ?? 0) + part.rows);
